@@ -1,0 +1,89 @@
+// Command benchtable turns `go test -bench -benchmem` output into Markdown tables, one
+// per benchmark, with each library's time and allocations as a ratio of Rampart's.
+//
+//	go test -run '^$' -bench . -benchmem ./... | go run ./cmd/benchtable
+//
+// Sub-benchmarks are named lib=NAME (optionally after case=NAME/); the row named
+// lib=rampart is the reference of its group.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+type row struct {
+	lib               string
+	ns, bytes, allocs float64
+}
+
+var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op)?(?:\s+([\d.]+) allocs/op)?`)
+
+func main() {
+	if err := run(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+}
+
+func run(in io.Reader, out io.Writer) error {
+	groups := map[string][]row{}
+	var order []string
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		name := m[1]
+		i := strings.LastIndex(name, "lib=")
+		if i < 0 {
+			continue
+		}
+		group, lib := strings.TrimSuffix(name[:i], "/"), name[i+len("lib="):]
+		r := row{lib: lib, ns: num(m[2]), bytes: num(m[3]), allocs: num(m[4])}
+		if _, seen := groups[group]; !seen {
+			order = append(order, group)
+		}
+		groups[group] = append(groups[group], r)
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if len(order) == 0 {
+		return fmt.Errorf("no benchmark lines with lib=NAME found on standard input")
+	}
+	for _, g := range order {
+		rows := groups[g]
+		ref := rows[0]
+		for _, r := range rows {
+			if r.lib == "rampart" {
+				ref = r
+			}
+		}
+		sort.SliceStable(rows, func(a, b int) bool { return rows[a].lib == "rampart" && rows[b].lib != "rampart" })
+		fmt.Fprintf(out, "\n%s\n\n| library | ns/op | B/op | allocs/op | time vs %s |\n|---|---:|---:|---:|---:|\n", g, ref.lib)
+		for _, r := range rows {
+			fmt.Fprintf(out, "| %s | %.1f | %.0f | %.0f | %s |\n", r.lib, r.ns, r.bytes, r.allocs, ratio(r.ns, ref.ns))
+		}
+	}
+	return nil
+}
+
+func num(s string) float64 {
+	v, _ := strconv.ParseFloat(s, 64)
+	return v
+}
+
+func ratio(v, ref float64) string {
+	if ref == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f×", v/ref)
+}
