@@ -31,7 +31,7 @@ var (
 type BreakerOpenError struct {
 	Breaker string        // the breaker's name
 	State   BreakerState  // the state that rejected the call
-	RetryIn time.Duration // how long until the breaker half-opens; 0 if unknown (isolated)
+	RetryIn time.Duration // how long until it half-opens, rounded up to a tenth of the break; 0 when half-open or isolated
 }
 
 func (e *BreakerOpenError) Error() string {
@@ -82,7 +82,7 @@ func (e *TimeoutError) Unwrap() error { return e.Err }
 // outcome. It matches [ErrRetriesExhausted] and unwraps to the last error.
 type RetriesExhaustedError struct {
 	Attempts int    // attempts made, including the first
-	Reason   string // "max attempts", "deadline", "budget" or "not retryable"
+	Reason   string // "max attempts", "deadline", "budget" or "canceled" (see the RetryReason constants)
 	Err      error  // the last attempt's error
 }
 
