@@ -1,4 +1,6 @@
 # Rampart's tasks. `make test` is what CI runs (through .ci/run).
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 GO        ?= go
 PKGS      ?= ./...
 FUZZTIME  ?= 10s
@@ -16,8 +18,10 @@ race:
 
 # Benchmarks of Rampart side by side with its peers (a separate module, so that the
 # peers stay out of our go.mod). Results and commands are recorded in docs/benchmarks.md.
+BENCH     ?= .
 bench:
-	cd bench && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 1 ./...
+	cd bench && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count 1 ./... | tee /tmp/rampart-bench.txt
+	cd bench && $(GO) run ./cmd/benchtable < /tmp/rampart-bench.txt
 
 # Each fuzz target runs for FUZZTIME.
 fuzz:
