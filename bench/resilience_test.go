@@ -130,6 +130,20 @@ func BenchmarkFivePolicies(b *testing.B) {
 			}
 		}
 	})
+	// The floor: the two nested contexts that the total and attempt timeouts need,
+	// with nothing else.
+	b.Run("lib=bare-nested-contexts", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			total, cancelTotal := context.WithTimeout(ctx, 30*time.Second)
+			attempt, cancelAttempt := context.WithTimeout(total, 10*time.Second)
+			if _, err := work(attempt); err != nil {
+				b.Fatal(err)
+			}
+			cancelAttempt()
+			cancelTotal()
+		}
+	})
 	b.Run("lib=failsafe-go", func(b *testing.B) {
 		ex := fsFive()
 		b.ReportAllocs()
