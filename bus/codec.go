@@ -1,0 +1,158 @@
+package bus
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strconv"
+	"strings"
+)
+
+// Codec turns events into bodies and back. The bus publishes with the first codec
+// of [Options.Codecs] and decodes each message with the codec whose ContentType
+// matches the message's datacontenttype. Codecs are safe for concurrent use.
+type Codec interface {
+	// ContentType is the media type written to datacontenttype, such as
+	// "application/json".
+	ContentType() string
+	// Marshal encodes v.
+	Marshal(v any) ([]byte, error)
+	// Unmarshal decodes data into v, a non-nil pointer.
+	Unmarshal(data []byte, v any) error
+}
+
+// JSON is the default codec: encoding/json, "application/json". Unmarshal is strict
+// about syntax and types and rejects trailing data; with DisallowUnknownFields it
+// also rejects fields the Go type does not have. Its errors are [*CodecError]s
+// naming the field. The zero value is ready to use.
+type JSON struct {
+	// DisallowUnknownFields rejects objects with fields that do not match a field of
+	// the destination (see [json.Decoder.DisallowUnknownFields]).
+	DisallowUnknownFields bool
+}
+
+// ContentType returns "application/json".
+func (JSON) ContentType() string { return "application/json" }
+
+// Marshal encodes v with [json.Marshal].
+func (JSON) Marshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, &CodecError{ContentType: "application/json", Op: "marshal", Field: jsonField(err), Err: err}
+	}
+	return b, nil
+}
+
+// Unmarshal decodes one JSON value from data into v.
+func (c JSON) Unmarshal(data []byte, v any) error {
+	if !c.DisallowUnknownFields {
+		// json.Unmarshal checks the whole input first, trailing data included.
+		if err := json.Unmarshal(data, v); err != nil {
+			return &CodecError{ContentType: "application/json", Op: "unmarshal", Field: jsonField(err), Err: err}
+		}
+		return nil
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	if c.DisallowUnknownFields {
+		d.DisallowUnknownFields()
+	}
+	if err := d.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return &CodecError{ContentType: "application/json", Op: "unmarshal", Field: jsonField(err), Err: err}
+	}
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
+		return &CodecError{ContentType: "application/json", Op: "unmarshal", Err: errors.New("trailing data after the JSON value")}
+	}
+	return nil
+}
+
+// jsonField names the field an encoding/json error is about, if it says.
+func jsonField(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field
+	}
+	var me *json.MarshalerError
+	if errors.As(err, &me) {
+		return me.Type.String()
+	}
+	// encoding/json reports unknown fields only as text: json: unknown field "name".
+	if rest, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if name, err := strconv.Unquote(rest); err == nil {
+			return name
+		}
+	}
+	return ""
+}
+
+// CodecError is the error of a codec: which operation, which content type, and the
+// field it is about when the codec can tell (a JSON path such as "address.zip").
+// When decoding, the consumer wraps it in a [*DecodeError] for the body ("data"),
+// which matches [ErrDecode].
+type CodecError struct {
+	ContentType string
+	Op          string // "marshal" or "unmarshal"
+	Field       string // the field, when known
+	Err         error
+}
+
+func (e *CodecError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("bus: %s %s: field %q: %v", e.ContentType, e.Op, e.Field, e.Err)
+	}
+	return fmt.Sprintf("bus: %s %s: %v", e.ContentType, e.Op, e.Err)
+}
+
+// Unwrap returns the codec's own error.
+func (e *CodecError) Unwrap() error { return e.Err }
+
+// codecs finds codecs by media type.
+type codecs struct {
+	publish Codec
+	byType  map[string]Codec
+}
+
+func newCodecs(list []Codec) (codecs, error) {
+	if len(list) == 0 {
+		list = []Codec{JSON{}}
+	}
+	c := codecs{publish: list[0], byType: make(map[string]Codec, len(list))}
+	for i, codec := range list {
+		if codec == nil {
+			return codecs{}, fmt.Errorf("bus: Options.Codecs[%d] is nil", i)
+		}
+		mt, _, err := mime.ParseMediaType(codec.ContentType())
+		if err != nil {
+			return codecs{}, fmt.Errorf("bus: Options.Codecs[%d]: content type %q: %w", i, codec.ContentType(), err)
+		}
+		if _, dup := c.byType[mt]; !dup {
+			c.byType[mt] = codec
+		}
+	}
+	return c, nil
+}
+
+// lookup returns the codec for a datacontenttype; empty means the publishing
+// codec's type (CloudEvents: JSON when absent, which is also our default).
+func (c codecs) lookup(contentType string) (Codec, bool) {
+	if contentType == "" {
+		if codec, ok := c.byType["application/json"]; ok {
+			return codec, true
+		}
+		return nil, false
+	}
+	if codec, ok := c.byType[contentType]; ok { // the common case: no parameters
+		return codec, true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return nil, false
+	}
+	codec, ok := c.byType[mt]
+	return codec, ok
+}

@@ -1,0 +1,422 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// subscription is one subscription of a bus: its handlers, its consumer and its
+// workers.
+type subscription struct {
+	b        *Bus
+	name     string
+	opts     SubscriptionOptions
+	handlers map[string]*handler
+	types    []string
+
+	consumer    Consumer
+	chain       stage
+	fetchCtx    context.Context // cancelled to stop receiving
+	fetchCancel context.CancelFunc
+	slots       []atomic.Pointer[tracked] // the delivery each worker is handling
+	queues      []chan *tracked           // per-worker queues when ordered
+	done        chan struct{}             // closed when every worker has returned
+}
+
+// tracked is one delivery being handled. Whoever settles it first wins: the
+// worker when the handler returns, or the shutdown when it hands the delivery back.
+type tracked struct {
+	d        Delivery
+	received time.Time
+	settled  atomic.Bool
+}
+
+func (t *tracked) claim() bool { return t.settled.CompareAndSwap(false, true) }
+
+// subscribe declares the subscription on the transport and builds its middleware.
+func (s *subscription) subscribe(ctx context.Context) error {
+	c, err := s.b.tr.Subscribe(ctx, Subscription{
+		Name:             s.name,
+		EventTypes:       append([]string(nil), s.types...),
+		Prefetch:         s.opts.Prefetch,
+		RedeliveryDelays: s.opts.redeliveryDelays(),
+		AckWait:          s.opts.InboxLease,
+		Ordered:          s.opts.Ordered,
+	})
+	if err != nil {
+		return err
+	}
+	s.consumer = c
+	s.fetchCtx, s.fetchCancel = context.WithCancel(context.Background())
+	s.slots = make([]atomic.Pointer[tracked], s.opts.Workers)
+	if s.opts.Ordered {
+		depth := max(1, s.opts.Prefetch/s.opts.Workers)
+		s.queues = make([]chan *tracked, s.opts.Workers)
+		for i := range s.queues {
+			s.queues[i] = make(chan *tracked, depth)
+		}
+	}
+	s.done = make(chan struct{})
+	// The consumer middleware, outermost first (decoding comes before it).
+	s.chain = s.recoverStage(s.inboxStage(s.timeoutStage(s.retryStage(callHandler))))
+	return nil
+}
+
+// start starts the workers under a supervisor that closes done after them.
+func (s *subscription) start() {
+	s.b.wg.Add(1)
+	go func() {
+		defer s.b.wg.Done()
+		defer close(s.done)
+		var wg sync.WaitGroup
+		for i := range s.opts.Workers {
+			if s.opts.Ordered {
+				wg.Go(func() { s.orderedWorker(i) })
+			} else {
+				wg.Go(func() { s.worker(i) })
+			}
+		}
+		if s.opts.Ordered {
+			s.dispatch()
+		}
+		wg.Wait()
+	}()
+}
+
+// receive returns the next delivery, or false when the subscription stops.
+func (s *subscription) receive() (*tracked, bool) {
+	for {
+		if s.fetchCtx.Err() != nil {
+			return nil, false
+		}
+		d, err := s.consumer.Receive(s.fetchCtx)
+		if err == nil {
+			return &tracked{d: d, received: time.Now()}, true
+		}
+		if s.fetchCtx.Err() != nil {
+			return nil, false
+		}
+		if errors.Is(err, ErrClosed) {
+			s.b.log.Error("bus: consumer closed while the bus runs; subscription stopped", "subscription", s.name, "err", err)
+			return nil, false
+		}
+		// Transports hide reconnects; an error here is unexpected. Back off and go on.
+		s.b.log.Error("bus: receive", "subscription", s.name, "err", err)
+		select {
+		case <-time.After(time.Second):
+		case <-s.fetchCtx.Done():
+			return nil, false
+		}
+	}
+}
+
+// worker receives and handles deliveries one at a time.
+func (s *subscription) worker(i int) {
+	for {
+		t, ok := s.receive()
+		if !ok {
+			return
+		}
+		s.run(i, t)
+	}
+}
+
+// run handles t on worker i, unless the subscription stopped receiving meanwhile.
+func (s *subscription) run(i int, t *tracked) {
+	s.slots[i].Store(t) // before the check: a shutdown that misses t here sees it in the slot
+	if s.fetchCtx.Err() != nil {
+		s.requeue(t)
+	} else {
+		s.process(t)
+	}
+	s.slots[i].Store(nil)
+}
+
+// dispatch receives deliveries and hands each to the worker of its ordering key.
+func (s *subscription) dispatch() {
+	defer func() {
+		for _, q := range s.queues {
+			close(q)
+		}
+	}()
+	n := uint32(len(s.queues))
+	var rr uint32
+	for {
+		t, ok := s.receive()
+		if !ok {
+			return
+		}
+		var i uint32
+		if key := orderingKey(t.d.Message()); key != "" {
+			i = fnv32a(key) % n
+		} else {
+			i = rr % n
+			rr++
+		}
+		if s.fetchCtx.Err() != nil {
+			s.requeue(t)
+			return
+		}
+		select {
+		case s.queues[i] <- t:
+		case <-s.fetchCtx.Done():
+			s.requeue(t)
+			return
+		}
+	}
+}
+
+// orderedWorker handles the deliveries dispatched to worker i, in order.
+func (s *subscription) orderedWorker(i int) {
+	for t := range s.queues[i] {
+		s.run(i, t)
+	}
+}
+
+// fnv32a is the 32-bit FNV-1a hash of s.
+func fnv32a(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// orderingKey returns the message's ordering key without decoding it.
+func orderingKey(m Message) string {
+	if m.Key != "" {
+		return m.Key
+	}
+	if k := m.Headers[HeaderPartitionKey]; k != "" {
+		return k
+	}
+	return m.Headers[HeaderSubject]
+}
+
+// handBack requeues the deliveries whose handlers are still running, and those
+// waiting in the per-worker queues, at a shutdown's deadline.
+func (s *subscription) handBack() {
+	for i := range s.slots {
+		if t := s.slots[i].Load(); t != nil {
+			s.requeue(t)
+		}
+	}
+	for _, q := range s.queues {
+	drain:
+		for {
+			select {
+			case t, ok := <-q:
+				if !ok {
+					break drain
+				}
+				s.requeue(t)
+			default:
+				break drain
+			}
+		}
+	}
+}
+
+// requeue hands t back unhandled.
+func (s *subscription) requeue(t *tracked) {
+	m := t.d.Message()
+	st := Settlement{Subscription: s.name, EventType: m.Headers[HeaderType], EventID: m.Headers[HeaderID], Action: ActionRequeue}
+	if n, ok := parseAttempt(m.Headers[HeaderAttempt]); ok {
+		st.Attempt = n
+	} else {
+		st.Attempt = 1
+	}
+	s.settle(t, &st, func(ctx context.Context) error { return t.d.Requeue(ctx) })
+}
+
+// job is one decoded delivery going through the middleware.
+type job struct {
+	h     *handler
+	value any
+	meta  *Meta
+}
+
+// stage is one layer of the consumer middleware.
+type stage func(ctx context.Context, j *job) error
+
+func callHandler(ctx context.Context, j *job) error { return j.h.call(ctx, j.value, *j.meta) }
+
+// Results of the inbox that are not failures.
+var (
+	errAlreadyDone = errors.New("bus: inbox: already handled")
+	errInProgress  = errors.New("bus: inbox: being handled by another worker")
+)
+
+// process runs one delivery through decoding, the middleware and the failure
+// policy, and settles it.
+func (s *subscription) process(t *tracked) {
+	msg := t.d.Message()
+	env, h, value, reason, err := s.decode(msg)
+	if err != nil {
+		s.deadLetterUndecodable(t, msg, env, reason, err)
+		return
+	}
+	meta := &Meta{Envelope: env, Subscription: s.name, Redelivered: t.d.Redelivered(), Headers: msg.Headers}
+	ctx := context.WithValue(s.b.hctx, metaKey{}, meta)
+	err = s.chain(ctx, &job{h: h, value: value, meta: meta})
+
+	st := Settlement{Subscription: s.name, EventType: env.Type, EventID: env.ID, Attempt: env.Attempt}
+	switch {
+	case err == nil:
+		st.Action = ActionAck
+		s.settle(t, &st, func(ctx context.Context) error { return t.d.Ack(ctx) })
+	case errors.Is(err, errAlreadyDone):
+		st.Action = ActionSkip
+		s.settle(t, &st, func(ctx context.Context) error { return t.d.Ack(ctx) })
+	case errors.Is(err, errInProgress):
+		st.Action, st.Delay = ActionRedeliver, s.opts.InProgressDelay
+		r := Redelivery{Delay: st.Delay, Attempt: env.Attempt, Headers: map[string]string{HeaderAttempt: strconv.Itoa(env.Attempt)}}
+		s.settle(t, &st, func(ctx context.Context) error { return t.d.Redeliver(ctx, r) })
+	case s.b.hctx.Err() != nil:
+		// The bus is closing: whatever failed, the handler did not finish.
+		st.Action, st.Err = ActionRequeue, err
+		s.settle(t, &st, func(ctx context.Context) error { return t.d.Requeue(ctx) })
+	default:
+		s.fail(t, msg, env, &st, err)
+	}
+}
+
+// fail applies the failure policy to a failed attempt.
+func (s *subscription) fail(t *tracked, msg Message, env Envelope, st *Settlement, err error) {
+	now := time.Now()
+	st.Err = err
+	first := msg.Headers[HeaderFirstFailure]
+	if _, perr := time.Parse(time.RFC3339Nano, first); perr != nil {
+		first = now.UTC().Format(time.RFC3339Nano)
+	}
+	d := decide(s.opts, env.Attempt, err)
+	if d.action == ActionRedeliver {
+		st.Action, st.Delay = ActionRedeliver, d.delay
+		r := Redelivery{Delay: d.delay, Attempt: env.Attempt + 1, Headers: map[string]string{
+			HeaderAttempt:      strconv.Itoa(env.Attempt + 1),
+			HeaderFirstFailure: first,
+			HeaderLastError:    headerSafe(err.Error()),
+		}}
+		s.b.log.Info("bus: handler failed; redelivering", "subscription", s.name, "type", env.Type, "id", env.ID,
+			"attempt", env.Attempt, "delay", d.delay, "err", err)
+		s.settle(t, st, func(ctx context.Context) error { return t.d.Redeliver(ctx, r) })
+		return
+	}
+	firstTime, _ := time.Parse(time.RFC3339Nano, first)
+	dl := DeadLetter{
+		Reason:       d.reason,
+		Error:        headerSafe(err.Error()),
+		ErrorType:    errorType(err),
+		Subscription: s.name,
+		Attempts:     env.Attempt,
+		FirstFailure: firstTime,
+		LastFailure:  now,
+	}
+	s.deadLetter(t, st, dl)
+}
+
+// deadLetterUndecodable dead-letters a message that could not be decoded or has
+// no handler.
+func (s *subscription) deadLetterUndecodable(t *tracked, msg Message, env Envelope, reason DeadLetterReason, err error) {
+	now := time.Now()
+	attempt, ok := parseAttempt(msg.Headers[HeaderAttempt])
+	if !ok {
+		attempt = 1
+	}
+	st := Settlement{Subscription: s.name, EventType: msg.Headers[HeaderType], EventID: msg.Headers[HeaderID], Attempt: attempt, Err: err}
+	if env.ID != "" {
+		st.EventType, st.EventID = env.Type, env.ID
+	}
+	first, perr := time.Parse(time.RFC3339Nano, msg.Headers[HeaderFirstFailure])
+	if perr != nil {
+		first = now
+	}
+	s.deadLetter(t, &st, DeadLetter{
+		Reason:       reason,
+		Error:        headerSafe(err.Error()),
+		ErrorType:    errorType(err),
+		Subscription: s.name,
+		Attempts:     attempt,
+		FirstFailure: first,
+		LastFailure:  now,
+	})
+}
+
+func (s *subscription) deadLetter(t *tracked, st *Settlement, dl DeadLetter) {
+	st.Action, st.Reason = ActionDeadLetter, dl.Reason
+	s.b.log.Warn("bus: dead-lettering", "subscription", s.name, "type", st.EventType, "id", st.EventID,
+		"reason", string(dl.Reason), "attempts", dl.Attempts, "err", dl.Error)
+	s.settle(t, st, func(ctx context.Context) error { return t.d.DeadLetter(ctx, dl) })
+}
+
+// settle runs fn to settle t, unless a shutdown handed t back already, and reports
+// the settlement.
+func (s *subscription) settle(t *tracked, st *Settlement, fn func(ctx context.Context) error) {
+	if !t.claim() {
+		return
+	}
+	ctx, cancel := s.b.settleCtx()
+	st.SettleErr = fn(ctx)
+	cancel()
+	if st.SettleErr != nil {
+		// The broker keeps the message (or gets it back with the connection) and
+		// delivers it again; the inbox absorbs a repeat of a handled one.
+		s.b.log.Error("bus: settling delivery", "subscription", s.name, "action", st.Action.String(),
+			"type", st.EventType, "id", st.EventID, "err", st.SettleErr)
+	}
+	if !t.received.IsZero() {
+		st.Elapsed = time.Since(t.received)
+	}
+	if s.b.opts.OnSettle != nil {
+		s.b.opts.OnSettle(*st)
+	}
+}
+
+// decode decodes the envelope, finds the handler and decodes the body.
+func (s *subscription) decode(msg Message) (env Envelope, h *handler, v any, reason DeadLetterReason, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			reason = ReasonUndecodable
+			err = &DecodeError{Field: "data", Reason: "the codec panicked", Err: &PanicError{Value: r, Stack: debug.Stack()}}
+		}
+	}()
+	env, err = DecodeEnvelope(msg, DecodeOptions{MaxBodySize: s.b.maxBody})
+	if err != nil {
+		return Envelope{}, nil, nil, ReasonUndecodable, err
+	}
+	h = s.handlers[env.Type]
+	if h == nil {
+		return env, nil, nil, ReasonUnknownType, &UnknownEventTypeError{Type: env.Type, Subscription: s.name}
+	}
+	codec, ok := s.b.codecs.lookup(env.DataContentType)
+	if !ok {
+		return env, nil, nil, ReasonUndecodable, &DecodeError{Field: HeaderContentType, Value: clip(env.DataContentType), Reason: "has no codec"}
+	}
+	v, err = h.decode(codec, msg.Body)
+	if err != nil {
+		return env, nil, nil, ReasonUndecodable, &DecodeError{Field: "data", Reason: "is not a valid " + env.Type, Err: err}
+	}
+	return env, h, v, "", nil
+}
+
+// headerSafe makes error text fit for a header: control characters become
+// spaces, and it is cut to 1 KiB.
+func headerSafe(s string) string {
+	s = truncate(s, maxErrorText)
+	if printable(s) {
+		return s
+	}
+	b := []rune(s)
+	for i, r := range b {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,424 @@
+package bus
+
+import (
+	"errors"
+	"mime"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// SpecVersion is the CloudEvents specification version of every envelope.
+const SpecVersion = "1.0"
+
+// Header names of the envelope on the wire. Every transport carries them as
+// message headers with exactly these (lower-case) names: the CloudEvents binary
+// content mode with the "ce-" prefix, W3C trace context, and Rampart's own
+// delivery headers.
+const (
+	HeaderSpecVersion   = "ce-specversion"
+	HeaderID            = "ce-id"
+	HeaderSource        = "ce-source"
+	HeaderType          = "ce-type"
+	HeaderTime          = "ce-time"
+	HeaderSubject       = "ce-subject"
+	HeaderContentType   = "content-type" // the CloudEvents datacontenttype
+	HeaderCorrelationID = "ce-correlationid"
+	HeaderCausationID   = "ce-causationid"
+	HeaderPartitionKey  = "ce-partitionkey" // the CloudEvents partitioning extension
+	HeaderTraceParent   = "traceparent"     // W3C trace context, passed through
+	HeaderTraceState    = "tracestate"
+
+	// HeaderAttempt is the delivery attempt, 1 for the first delivery. The consumer
+	// counts failed attempts in it (not in the broker's x-death or delivery count).
+	HeaderAttempt = "rampart-attempt"
+	// HeaderFirstFailure is the time (RFC 3339) of the first failed attempt, set on
+	// the first redelivery and kept after.
+	HeaderFirstFailure = "rampart-first-failure"
+	// HeaderLastError is the error text of the last failed attempt, set on a
+	// redelivery.
+	HeaderLastError = "rampart-last-error"
+	// HeaderInvalid lists headers that a transport could not turn into strings
+	// ("name:type", comma-separated), such as an AMQP table where a string belongs.
+	// The decoder rejects a message that has it.
+	HeaderInvalid = "rampart-invalid-headers"
+)
+
+// Field limits of the decoder. A value over the limit is an error that names the
+// header.
+const (
+	// DefaultMaxBodySize is the body size limit when none is configured: 1 MiB.
+	DefaultMaxBodySize = 1 << 20
+
+	maxTypeLen   = 255 // an AMQP short string; also fine as a NATS subject
+	maxTextLen   = 1024
+	maxIDLen     = 256
+	maxAttempt   = 1_000_000
+	maxErrorText = 1024 // error texts in headers are cut to this many bytes
+)
+
+// Envelope is what the bus adds around an event: the CloudEvents attributes, the
+// correlation, causation and trace context, and the delivery attempt. Envelopes are
+// values; the zero value is not valid (it has no ID, source, type or time).
+type Envelope struct {
+	SpecVersion     string    // always "1.0"
+	ID              string    // UUID (v7 when the bus made it), the key of duplicate detection
+	Source          string    // who produced the event: a URI reference such as "/customers"
+	Type            string    // the event type name, such as "customers.customer-created.v1"
+	Time            time.Time // when the event was produced
+	Subject         string    // what the event is about within the source (a customer ID), optional
+	DataContentType string    // the codec's media type, such as "application/json"
+	CorrelationID   string    // the ID shared by every event of one conversation
+	CausationID     string    // the ID of the event whose handler published this one, optional
+	PartitionKey    string    // the ordering key, optional
+	TraceParent     string    // W3C traceparent, optional; dropped by the decoder if malformed
+	TraceState      string    // W3C tracestate, optional; kept only with a valid traceparent
+	Attempt         int       // the delivery attempt, 1 for the first
+}
+
+// OrderingKey is the key that orders events in a subscription that keeps order:
+// the partition key, or else the subject. Empty means unordered.
+func (e Envelope) OrderingKey() string {
+	if e.PartitionKey != "" {
+		return e.PartitionKey
+	}
+	return e.Subject
+}
+
+// DecodeOptions limit what [DecodeEnvelope] accepts. The zero value limits bodies
+// to [DefaultMaxBodySize].
+type DecodeOptions struct {
+	// MaxBodySize is the largest body accepted, in bytes. Zero means
+	// DefaultMaxBodySize; negative means no limit.
+	MaxBodySize int
+}
+
+// EncodeEnvelope returns the message that carries e and body: the envelope in
+// headers (see the Header constants), the body as it is. It validates e with the
+// decoder's rules, so that what it encodes decodes; an empty SpecVersion is taken
+// as "1.0" and an Attempt of zero as 1. The error is a [*DecodeError] naming the
+// field.
+func EncodeEnvelope(e Envelope, body []byte) (Message, error) {
+	if e.SpecVersion == "" {
+		e.SpecVersion = SpecVersion
+	}
+	if e.Attempt == 0 {
+		e.Attempt = 1
+	}
+	h := make(map[string]string, 12)
+	h[HeaderSpecVersion] = e.SpecVersion
+	h[HeaderID] = e.ID
+	h[HeaderSource] = e.Source
+	h[HeaderType] = e.Type
+	h[HeaderTime] = e.Time.UTC().Format(time.RFC3339Nano)
+	h[HeaderAttempt] = strconv.Itoa(e.Attempt)
+	setIf(h, HeaderSubject, e.Subject)
+	setIf(h, HeaderContentType, e.DataContentType)
+	setIf(h, HeaderCorrelationID, e.CorrelationID)
+	setIf(h, HeaderCausationID, e.CausationID)
+	setIf(h, HeaderPartitionKey, e.PartitionKey)
+	setIf(h, HeaderTraceParent, e.TraceParent)
+	setIf(h, HeaderTraceState, e.TraceState)
+	if e.Time.IsZero() {
+		return Message{}, &DecodeError{Field: HeaderTime, Reason: "is missing"}
+	}
+	if e.TraceParent != "" && !validTraceParent(e.TraceParent) {
+		return Message{}, &DecodeError{Field: HeaderTraceParent, Value: clip(e.TraceParent), Reason: "is not a W3C traceparent"}
+	}
+	if e.TraceState != "" && (e.TraceParent == "" || len(e.TraceState) > 512 || !printable(e.TraceState)) {
+		return Message{}, &DecodeError{Field: HeaderTraceState, Value: clip(e.TraceState), Reason: "needs a traceparent and printable text of at most 512 bytes"}
+	}
+	m := Message{ID: e.ID, Type: e.Type, Key: e.OrderingKey(), Headers: h, Body: body}
+	if _, err := DecodeEnvelope(m, DecodeOptions{MaxBodySize: -1}); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+func setIf(h map[string]string, k, v string) {
+	if v != "" {
+		h[k] = v
+	}
+}
+
+// DecodeEnvelope reads and validates the envelope of m, strictly: the spec version
+// must be "1.0"; the ID a canonical lower-case UUID; the source, type and time
+// present, the type made of letters, digits, '.', '-' and '_', the time RFC 3339;
+// the content type a media type; the attempt, if present, a decimal integer ≥ 1;
+// every text valid UTF-8 without control characters and within its length limit;
+// no header a transport flagged as of the wrong type ([HeaderInvalid]); the body
+// within opts.MaxBodySize. A malformed traceparent is dropped rather than rejected,
+// as W3C trace context asks. The error is a [*DecodeError] naming the field; it
+// matches [ErrDecode]. DecodeEnvelope does not look at the body's content, and
+// does not check that the type is known.
+func DecodeEnvelope(m Message, opts DecodeOptions) (Envelope, error) {
+	h := m.Headers
+	if bad, ok := h[HeaderInvalid]; ok {
+		field, _, _ := strings.Cut(bad, ":")
+		if field = strings.TrimSpace(field); field == "" || !printable(field) {
+			field = HeaderInvalid
+		}
+		return Envelope{}, &DecodeError{Field: field, Value: clip(bad), Reason: "header has a type that is not text"}
+	}
+	limit := opts.MaxBodySize
+	if limit == 0 {
+		limit = DefaultMaxBodySize
+	}
+	if limit > 0 && len(m.Body) > limit {
+		return Envelope{}, &DecodeError{Field: "data", Reason: "body of " + strconv.Itoa(len(m.Body)) + " bytes is over the limit of " + strconv.Itoa(limit)}
+	}
+	var e Envelope
+	var err error
+	if e.SpecVersion, err = required(h, HeaderSpecVersion, 8); err != nil {
+		return Envelope{}, err
+	}
+	if e.SpecVersion != SpecVersion {
+		return Envelope{}, &DecodeError{Field: HeaderSpecVersion, Value: clip(e.SpecVersion), Reason: `is not "1.0"`}
+	}
+	if e.ID, err = required(h, HeaderID, 36); err != nil {
+		return Envelope{}, err
+	}
+	if !validUUID(e.ID) {
+		return Envelope{}, &DecodeError{Field: HeaderID, Value: clip(e.ID), Reason: "is not a canonical lower-case UUID"}
+	}
+	if e.Source, err = required(h, HeaderSource, maxTextLen); err != nil {
+		return Envelope{}, err
+	}
+	if e.Type, err = required(h, HeaderType, maxTypeLen); err != nil {
+		return Envelope{}, err
+	}
+	if err := ValidateTypeName(e.Type); err != nil {
+		return Envelope{}, &DecodeError{Field: HeaderType, Value: clip(e.Type), Reason: err.Error()}
+	}
+	ts, err := required(h, HeaderTime, 64)
+	if err != nil {
+		return Envelope{}, err
+	}
+	if e.Time, err = parseTime(ts); err != nil {
+		return Envelope{}, &DecodeError{Field: HeaderTime, Value: clip(ts), Reason: err.Error()}
+	}
+	if e.Subject, err = optional(h, HeaderSubject, maxTextLen); err != nil {
+		return Envelope{}, err
+	}
+	if e.DataContentType, err = optional(h, HeaderContentType, 256); err != nil {
+		return Envelope{}, err
+	}
+	if e.DataContentType != "" {
+		if _, _, perr := mime.ParseMediaType(e.DataContentType); perr != nil {
+			return Envelope{}, &DecodeError{Field: HeaderContentType, Value: clip(e.DataContentType), Reason: "is not a media type", Err: perr}
+		}
+	}
+	if e.CorrelationID, err = optional(h, HeaderCorrelationID, maxIDLen); err != nil {
+		return Envelope{}, err
+	}
+	if e.CausationID, err = optional(h, HeaderCausationID, maxIDLen); err != nil {
+		return Envelope{}, err
+	}
+	if e.PartitionKey, err = optional(h, HeaderPartitionKey, maxIDLen); err != nil {
+		return Envelope{}, err
+	}
+	if tp := h[HeaderTraceParent]; validTraceParent(tp) {
+		e.TraceParent = tp
+		if ts, ok := h[HeaderTraceState]; ok && len(ts) <= 512 && printable(ts) {
+			e.TraceState = ts
+		}
+	}
+	e.Attempt = 1
+	if a, ok := h[HeaderAttempt]; ok {
+		n, ok := parseAttempt(a)
+		if !ok {
+			return Envelope{}, &DecodeError{Field: HeaderAttempt, Value: clip(a), Reason: "is not an integer from 1 to 1000000"}
+		}
+		e.Attempt = n
+	}
+	return e, nil
+}
+
+// parseTime parses an RFC 3339 time strictly: YYYY-MM-DDTHH:MM:SS, an optional
+// fraction, then Z or ±HH:MM (time.Parse alone accepts one-digit hours). The zero
+// time is rejected.
+func parseTime(s string) (time.Time, error) {
+	bad := errors.New("is not an RFC 3339 time")
+	const layout = "dddd-dd-ddTdd:dd:dd"
+	if len(s) < len(layout)+1 {
+		return time.Time{}, bad
+	}
+	for i := 0; i < len(layout); i++ {
+		if c := s[i]; layout[i] == 'd' && (c < '0' || c > '9') || layout[i] != 'd' && c != layout[i] {
+			return time.Time{}, bad
+		}
+	}
+	rest := s[len(layout):]
+	if rest[0] == '.' {
+		i := 1
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 1 || i > 10 {
+			return time.Time{}, bad
+		}
+		rest = rest[i:]
+	}
+	switch {
+	case rest == "Z":
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' &&
+		isDigit(rest[1]) && isDigit(rest[2]) && isDigit(rest[4]) && isDigit(rest[5]):
+	default:
+		return time.Time{}, bad
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, bad
+	}
+	if t.IsZero() {
+		return time.Time{}, errors.New("is the zero time")
+	}
+	return t, nil
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func required(h map[string]string, k string, max int) (string, error) {
+	v, ok := h[k]
+	if !ok || v == "" {
+		return "", &DecodeError{Field: k, Reason: "is missing"}
+	}
+	return v, checkText(k, v, max)
+}
+
+func optional(h map[string]string, k string, max int) (string, error) {
+	v := h[k]
+	if v == "" {
+		return "", nil
+	}
+	return v, checkText(k, v, max)
+}
+
+func checkText(k, v string, max int) error {
+	if len(v) > max {
+		return &DecodeError{Field: k, Value: clip(v), Reason: "is longer than " + strconv.Itoa(max) + " bytes"}
+	}
+	if !printable(v) {
+		return &DecodeError{Field: k, Value: clip(v), Reason: "is not printable UTF-8 text"}
+	}
+	return nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// parseAttempt parses a decimal attempt number from 1 to maxAttempt, digits only.
+func parseAttempt(s string) (int, bool) {
+	if s == "" || len(s) > 7 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, n >= 1 && n <= maxAttempt
+}
+
+// validUUID reports whether s is a UUID in canonical lower-case form
+// (8-4-4-4-12 hex digits) other than the nil UUID.
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	zero := true
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+			continue
+		}
+		if !isLowerHex(c) {
+			return false
+		}
+		if c != '0' {
+			zero = false
+		}
+	}
+	return !zero
+}
+
+func isLowerHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
+
+// validTraceParent reports whether s is a W3C traceparent: version-traceid-parentid-flags
+// in lower-case hex, version not "ff", IDs not all zero. Versions after 00 may add
+// fields after a '-'.
+func validTraceParent(s string) bool {
+	if len(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' {
+		return false
+	}
+	if s[:2] == "ff" || (s[:2] == "00" && len(s) != 55) || (len(s) > 55 && s[55] != '-') {
+		return false
+	}
+	hex := func(part string) (ok, nonzero bool) {
+		for i := 0; i < len(part); i++ {
+			if !isLowerHex(part[i]) {
+				return false, false
+			}
+			if part[i] != '0' {
+				nonzero = true
+			}
+		}
+		return true, nonzero
+	}
+	if ok, _ := hex(s[:2]); !ok {
+		return false
+	}
+	if ok, nz := hex(s[3:35]); !ok || !nz {
+		return false
+	}
+	if ok, nz := hex(s[36:52]); !ok || !nz {
+		return false
+	}
+	ok, _ := hex(s[53:55])
+	return ok && printable(s)
+}
+
+// clip cuts a value quoted in an error to a readable length.
+func clip(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return s
+	}
+	return truncate(s, n) + "…"
+}
+
+// truncate cuts s to at most n bytes at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,170 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// PublishOption sets an attribute of one published event. Options are per call;
+// the bus itself is configured with [Options].
+type PublishOption func(*publishConfig)
+
+type publishConfig struct {
+	id, subject, correlationID, partitionKey string
+}
+
+// WithSubject sets the CloudEvents subject: what the event is about within its
+// source, such as a customer ID. Subscriptions that keep order use it as the
+// ordering key when there is no partition key.
+func WithSubject(subject string) PublishOption {
+	return func(c *publishConfig) { c.subject = subject }
+}
+
+// WithID sets the event ID instead of a new UUIDv7: for an event republished from
+// an outbox, or any event whose duplicates must be recognised as such. It must be
+// a canonical lower-case UUID.
+func WithID(id string) PublishOption {
+	return func(c *publishConfig) { c.id = id }
+}
+
+// WithCorrelationID sets the correlation ID instead of the one taken from ctx.
+func WithCorrelationID(id string) PublishOption {
+	return func(c *publishConfig) { c.correlationID = id }
+}
+
+// WithPartitionKey sets the ordering key of the event (the CloudEvents partitionkey
+// extension): subscriptions that keep order handle events with the same key one
+// after the other.
+func WithPartitionKey(key string) PublishOption {
+	return func(c *publishConfig) { c.partitionKey = key }
+}
+
+// NewID returns a new event ID: a UUIDv7 in canonical form.
+func NewID() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("bus: new event ID: %w", err)
+	}
+	return id.String(), nil
+}
+
+type correlationKey struct{}
+
+// ContextWithCorrelationID returns a context whose published events carry id as
+// their correlation ID, unless they are published by a handler (which passes on
+// the correlation ID of the message it handles) or with [WithCorrelationID]. Use it
+// to tie events to the request ID of an incoming HTTP call.
+func ContextWithCorrelationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, correlationKey{}, id)
+}
+
+// Publish wraps event in an envelope, encodes it and sends it, and returns once the
+// transport has confirmed it (or an error: the event may then not have been
+// published). The envelope gets a new UUIDv7 ID, the bus's source, the event's
+// type name from the registry (registering its default name if it has none), the
+// current time, and the codec's content type. When ctx is a handler's context, the
+// event's causation ID is the handled event's ID and its correlation ID and trace
+// context are passed on; otherwise the correlation ID comes from
+// [ContextWithCorrelationID], or is the event's own ID. Publish is safe for
+// concurrent use.
+func (b *Bus) Publish(ctx context.Context, event any, opts ...PublishOption) error {
+	select {
+	case <-b.closed:
+		return ErrClosed
+	default:
+	}
+	msg, err := b.Encode(ctx, event, opts...)
+	if err != nil {
+		return err
+	}
+	if err := b.tr.Publish(ctx, msg); err != nil {
+		return fmt.Errorf("bus: publish %s %s: %w", msg.Type, msg.ID, err)
+	}
+	return nil
+}
+
+// Encode returns the message Publish would send for event, without sending it:
+// for an outbox, or a test.
+func (b *Bus) Encode(ctx context.Context, event any, opts ...PublishOption) (Message, error) {
+	var cfg publishConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if event == nil {
+		return Message{}, fmt.Errorf("bus: publish: event is nil")
+	}
+	t := reflect.TypeOf(event)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	typ, err := b.reg.nameOrRegister(t)
+	if err != nil {
+		return Message{}, err
+	}
+	body, err := b.codecs.publish.Marshal(event)
+	if err != nil {
+		return Message{}, fmt.Errorf("bus: publish %s: %w", typ, err)
+	}
+	if b.maxBody > 0 && len(body) > b.maxBody {
+		return Message{}, fmt.Errorf("bus: publish %s: %w", typ, &DecodeError{Field: "data",
+			Reason: "body of " + strconv.Itoa(len(body)) + " bytes is over the limit of " + strconv.Itoa(b.maxBody)})
+	}
+	e := Envelope{
+		SpecVersion:     SpecVersion,
+		ID:              cfg.id,
+		Source:          b.source,
+		Type:            typ,
+		Time:            time.Now().UTC(),
+		Subject:         cfg.subject,
+		DataContentType: b.codecs.publish.ContentType(),
+		CorrelationID:   cfg.correlationID,
+		PartitionKey:    cfg.partitionKey,
+		Attempt:         1,
+	}
+	if e.ID == "" {
+		if e.ID, err = NewID(); err != nil {
+			return Message{}, err
+		}
+	}
+	parent, inHandler := MetaFrom(ctx)
+	if inHandler {
+		e.CausationID = parent.ID
+	}
+	if e.CorrelationID == "" {
+		switch {
+		case inHandler && parent.CorrelationID != "":
+			e.CorrelationID = parent.CorrelationID
+		case inHandler:
+			e.CorrelationID = parent.ID
+		default:
+			if id, ok := ctx.Value(correlationKey{}).(string); ok && id != "" {
+				e.CorrelationID = id
+			} else {
+				e.CorrelationID = e.ID
+			}
+		}
+	}
+	if b.opts.PropagateTrace != nil {
+		e.TraceParent, e.TraceState = b.opts.PropagateTrace(ctx)
+	} else if inHandler {
+		e.TraceParent, e.TraceState = parent.TraceParent, parent.TraceState
+	}
+	if !validTraceParent(e.TraceParent) {
+		e.TraceParent, e.TraceState = "", "" // a broken hook must not stop the event
+	}
+	if len(e.TraceState) > 512 || !printable(e.TraceState) {
+		e.TraceState = ""
+	}
+	msg, err := EncodeEnvelope(e, body)
+	if err != nil {
+		return Message{}, fmt.Errorf("bus: publish %s: %w", typ, err)
+	}
+	return msg, nil
+}
