@@ -15,14 +15,16 @@ import (
 // A Bus is safe for concurrent use. It does not close its transport, which may be
 // shared by several buses.
 type Bus struct {
-	tr       Transport
-	reg      *Registry
-	codecs   codecs
-	source   string
-	maxBody  int
-	opts     Options
-	log      *slog.Logger
-	settleTO time.Duration
+	tr         Transport
+	reg        *Registry
+	codecs     codecs
+	source     string
+	maxBody    int
+	opts       Options
+	log        *slog.Logger
+	settleTO   time.Duration
+	system     string          // the transport's SystemNamer name, for the observer
+	propagator TracePropagator // the observer's, if it has one
 
 	mu    sync.Mutex
 	state busState
@@ -91,6 +93,12 @@ func New(tr Transport, opts Options) (*Bus, error) {
 	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
+	}
+	if n, ok := tr.(SystemNamer); ok {
+		b.system = n.System()
+	}
+	if p, ok := opts.Observer.(TracePropagator); ok {
+		b.propagator = p
 	}
 	for name, so := range opts.Subscriptions {
 		if err := validateSubscriptionName(name); err != nil {

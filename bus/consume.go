@@ -254,16 +254,31 @@ var (
 )
 
 // process runs one delivery through decoding, the middleware and the failure
-// policy, and settles it.
+// policy, and settles it. The observer, if any, sees it from the decoded envelope
+// to the settlement.
 func (s *subscription) process(t *tracked) {
 	msg := t.d.Message()
-	env, h, value, reason, err := s.decode(msg)
+	env, err := DecodeEnvelope(msg, DecodeOptions{MaxBodySize: s.b.maxBody})
 	if err != nil {
-		s.deadLetterUndecodable(t, msg, env, reason, err)
+		s.deadLetterUndecodable(s.b.hctx, t, msg, Envelope{}, ReasonUndecodable, err)
+		return
+	}
+	ctx := s.b.hctx
+	var end func(error)
+	if obs := s.b.opts.Observer; obs != nil {
+		ctx, end = obs.ObserveProcess(ctx, ProcessInfo{System: s.b.system, Subscription: s.name, EventType: env.Type,
+			EventID: env.ID, Attempt: env.Attempt, TraceParent: env.TraceParent, TraceState: env.TraceState})
+	}
+	h, value, reason, err := s.decodeData(env, msg.Body)
+	if err != nil {
+		s.deadLetterUndecodable(ctx, t, msg, env, reason, err)
+		if end != nil {
+			end(err)
+		}
 		return
 	}
 	meta := &Meta{Envelope: env, Subscription: s.name, Redelivered: t.d.Redelivered(), Headers: msg.Headers}
-	ctx := context.WithValue(s.b.hctx, metaKey{}, meta)
+	ctx = context.WithValue(ctx, metaKey{}, meta)
 	err = s.chain(ctx, &job{h: h, value: value, meta: meta})
 
 	st := Settlement{Subscription: s.name, EventType: env.Type, EventID: env.ID, Attempt: env.Attempt}
@@ -283,12 +298,15 @@ func (s *subscription) process(t *tracked) {
 		st.Action, st.Err = ActionRequeue, err
 		s.settle(t, &st, func(ctx context.Context) error { return t.d.Requeue(ctx) })
 	default:
-		s.fail(t, msg, env, &st, err)
+		s.fail(ctx, t, msg, env, &st, err)
+	}
+	if end != nil {
+		end(processErr(err, &st))
 	}
 }
 
 // fail applies the failure policy to a failed attempt.
-func (s *subscription) fail(t *tracked, msg Message, env Envelope, st *Settlement, err error) {
+func (s *subscription) fail(ctx context.Context, t *tracked, msg Message, env Envelope, st *Settlement, err error) {
 	now := time.Now()
 	st.Err = err
 	first := msg.Headers[HeaderFirstFailure]
@@ -318,12 +336,13 @@ func (s *subscription) fail(t *tracked, msg Message, env Envelope, st *Settlemen
 		FirstFailure: firstTime,
 		LastFailure:  now,
 	}
-	s.deadLetter(t, st, dl)
+	s.deadLetter(ctx, t, st, env, dl)
 }
 
 // deadLetterUndecodable dead-letters a message that could not be decoded or has
-// no handler.
-func (s *subscription) deadLetterUndecodable(t *tracked, msg Message, env Envelope, reason DeadLetterReason, err error) {
+// no handler; env is zero if the envelope could not be decoded. ctx is the
+// observer's.
+func (s *subscription) deadLetterUndecodable(ctx context.Context, t *tracked, msg Message, env Envelope, reason DeadLetterReason, err error) {
 	now := time.Now()
 	attempt, ok := parseAttempt(msg.Headers[HeaderAttempt])
 	if !ok {
@@ -337,7 +356,7 @@ func (s *subscription) deadLetterUndecodable(t *tracked, msg Message, env Envelo
 	if perr != nil {
 		first = now
 	}
-	s.deadLetter(t, &st, DeadLetter{
+	s.deadLetter(ctx, t, &st, env, DeadLetter{
 		Reason:       reason,
 		Error:        headerSafe(err.Error()),
 		ErrorType:    errorType(err),
@@ -348,18 +367,24 @@ func (s *subscription) deadLetterUndecodable(t *tracked, msg Message, env Envelo
 	})
 }
 
-func (s *subscription) deadLetter(t *tracked, st *Settlement, dl DeadLetter) {
+// deadLetter moves t to the dead-letter queue with dl, and tells the observer
+// once it is there; env is zero if the envelope could not be decoded.
+func (s *subscription) deadLetter(ctx context.Context, t *tracked, st *Settlement, env Envelope, dl DeadLetter) {
 	st.Action, st.Reason = ActionDeadLetter, dl.Reason
 	s.b.log.Warn("bus: dead-lettering", "subscription", s.name, "type", st.EventType, "id", st.EventID,
 		"reason", string(dl.Reason), "attempts", dl.Attempts, "err", dl.Error)
-	s.settle(t, st, func(ctx context.Context) error { return t.d.DeadLetter(ctx, dl) })
+	settled := s.settle(t, st, func(ctx context.Context) error { return t.d.DeadLetter(ctx, dl) })
+	if obs := s.b.opts.Observer; obs != nil && settled && st.SettleErr == nil {
+		obs.ObserveDeadLetter(ctx, DeadLetterInfo{System: s.b.system, Subscription: s.name, EventType: env.Type,
+			EventID: env.ID, Attempts: dl.Attempts, Reason: dl.Reason, Err: st.Err})
+	}
 }
 
-// settle runs fn to settle t, unless a shutdown handed t back already, and reports
-// the settlement.
-func (s *subscription) settle(t *tracked, st *Settlement, fn func(ctx context.Context) error) {
+// settle runs fn to settle t, unless a shutdown handed t back already (then it
+// returns false), and reports the settlement.
+func (s *subscription) settle(t *tracked, st *Settlement, fn func(ctx context.Context) error) bool {
 	if !t.claim() {
-		return
+		return false
 	}
 	ctx, cancel := s.b.settleCtx()
 	st.SettleErr = fn(ctx)
@@ -376,33 +401,31 @@ func (s *subscription) settle(t *tracked, st *Settlement, fn func(ctx context.Co
 	if s.b.opts.OnSettle != nil {
 		s.b.opts.OnSettle(*st)
 	}
+	return true
 }
 
-// decode decodes the envelope, finds the handler and decodes the body.
-func (s *subscription) decode(msg Message) (env Envelope, h *handler, v any, reason DeadLetterReason, err error) {
+// decodeData finds the handler of env's type and decodes the body with the
+// codec of env's content type.
+func (s *subscription) decodeData(env Envelope, body []byte) (h *handler, v any, reason DeadLetterReason, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			reason = ReasonUndecodable
+			h, v, reason = nil, nil, ReasonUndecodable
 			err = &DecodeError{Field: "data", Reason: "the codec panicked", Err: &PanicError{Value: r, Stack: debug.Stack()}}
 		}
 	}()
-	env, err = DecodeEnvelope(msg, DecodeOptions{MaxBodySize: s.b.maxBody})
-	if err != nil {
-		return Envelope{}, nil, nil, ReasonUndecodable, err
-	}
 	h = s.handlers[env.Type]
 	if h == nil {
-		return env, nil, nil, ReasonUnknownType, &UnknownEventTypeError{Type: env.Type, Subscription: s.name}
+		return nil, nil, ReasonUnknownType, &UnknownEventTypeError{Type: env.Type, Subscription: s.name}
 	}
 	codec, ok := s.b.codecs.lookup(env.DataContentType)
 	if !ok {
-		return env, nil, nil, ReasonUndecodable, &DecodeError{Field: HeaderContentType, Value: clip(env.DataContentType), Reason: "has no codec"}
+		return nil, nil, ReasonUndecodable, &DecodeError{Field: HeaderContentType, Value: clip(env.DataContentType), Reason: "has no codec"}
 	}
-	v, err = h.decode(codec, msg.Body)
+	v, err = h.decode(codec, body)
 	if err != nil {
-		return env, nil, nil, ReasonUndecodable, &DecodeError{Field: "data", Reason: "is not a valid " + env.Type, Err: err}
+		return nil, nil, ReasonUndecodable, &DecodeError{Field: "data", Reason: "is not a valid " + env.Type, Err: err}
 	}
-	return env, h, v, "", nil
+	return h, v, "", nil
 }
 
 // headerSafe makes error text fit for a header: control characters become

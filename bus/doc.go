@@ -91,6 +91,28 @@
 // next consumer. [Bus.Close] does the same at once and waits for every goroutine of
 // the bus. [Options.OnSettle] reports how each delivery ended.
 //
+// # Observing
+//
+// [Options.Observer] sees each publish, from before the event is encoded to the
+// transport's confirmation, and each delivery, from its decoded envelope to its
+// settlement, as operations that start with a context and end with an error; and
+// each message stored in a dead-letter queue, with the reason. Package telemetry
+// implements it with OpenTelemetry producer and consumer spans and the messaging
+// metrics:
+//
+//	b, err := bus.New(transport, bus.Options{Source: "/customers", Observer: tel})
+//
+// The trace context crosses the broker in the envelope. Publish writes the trace
+// context of the observer's context (the publish span) into traceparent and
+// tracestate, through the observer's [TracePropagator] (or
+// [Options.PropagateTrace]); the consumer's observer continues it, and the handler
+// runs in the context the observer returned, which also carries the event's
+// [Meta]: an event published from a handler is a child of the handler's span, and
+// its causation and correlation IDs are set as always. Without a trace hook, or
+// when it finds no span, an event published from a handler passes on the trace
+// context of the event being handled. Transports that implement [SystemNamer]
+// name their messaging system ("memory", "rabbitmq", "nats") to the observer.
+//
 // # Errors
 //
 // Errors to branch on are sentinels matched with [errors.Is] — [ErrClosed],

@@ -39,9 +39,18 @@ type Options struct {
 	// is an error at Start (a misspelt name).
 	Subscriptions map[string]SubscriptionOptions
 	// PropagateTrace returns the W3C traceparent and tracestate of ctx for a
-	// published event. Nil passes on the trace context of the message being handled
-	// in ctx, if any. Package telemetry plugs in OpenTelemetry here.
+	// published event. Nil means the [TracePropagator] of Observer, if it has one.
+	// When there is no hook, or it returns no valid traceparent (ctx has no span),
+	// an event published from a handler passes on the trace context of the event
+	// being handled. Setting Observer to a telemetry.Telemetry is enough: this is
+	// for a tracer of another kind.
 	PropagateTrace func(ctx context.Context) (traceparent, tracestate string)
+	// Observer, if set, watches every publish and every processed delivery as an
+	// operation (a span, say), and every dead letter: package telemetry records
+	// OpenTelemetry spans and the messaging metrics. Handlers then run in the
+	// context it returns, so that what they call and publish joins the trace. Nil
+	// observes nothing and costs nothing.
+	Observer Observer
 	// OnSettle, if set, is called after every delivery is settled, with what was
 	// done and why. It runs on the worker's goroutine, never under a lock of the
 	// bus; it must not block for long, nor call Shutdown or Close.

@@ -70,15 +70,34 @@ func ContextWithCorrelationID(ctx context.Context, id string) context.Context {
 // current time, and the codec's content type. When ctx is a handler's context, the
 // event's causation ID is the handled event's ID and its correlation ID and trace
 // context are passed on; otherwise the correlation ID comes from
-// [ContextWithCorrelationID], or is the event's own ID. Publish is safe for
-// concurrent use.
-func (b *Bus) Publish(ctx context.Context, event any, opts ...PublishOption) error {
+// [ContextWithCorrelationID], or is the event's own ID. With [Options.Observer]
+// set, the publish is observed from before the encoding to the confirmation, and
+// the envelope carries the trace context of the observer's context. Publish is
+// safe for concurrent use.
+func (b *Bus) Publish(ctx context.Context, event any, opts ...PublishOption) (err error) {
 	select {
 	case <-b.closed:
 		return ErrClosed
 	default:
 	}
-	msg, err := b.Encode(ctx, event, opts...)
+	cfg := newPublishConfig(opts)
+	typ, err := b.typeName(event)
+	if err != nil {
+		return err
+	}
+	if obs := b.opts.Observer; obs != nil {
+		if cfg.id == "" {
+			if cfg.id, err = NewID(); err != nil {
+				return err
+			}
+		}
+		var end func(error)
+		ctx, end = obs.ObservePublish(ctx, PublishInfo{System: b.system, EventType: typ, EventID: cfg.id})
+		if end != nil {
+			defer func() { end(err) }()
+		}
+	}
+	msg, err := b.encode(ctx, event, typ, &cfg)
 	if err != nil {
 		return err
 	}
@@ -91,23 +110,40 @@ func (b *Bus) Publish(ctx context.Context, event any, opts ...PublishOption) err
 // Encode returns the message Publish would send for event, without sending it:
 // for an outbox, or a test.
 func (b *Bus) Encode(ctx context.Context, event any, opts ...PublishOption) (Message, error) {
+	cfg := newPublishConfig(opts)
+	typ, err := b.typeName(event)
+	if err != nil {
+		return Message{}, err
+	}
+	return b.encode(ctx, event, typ, &cfg)
+}
+
+// newPublishConfig applies opts.
+func newPublishConfig(opts []PublishOption) publishConfig {
 	var cfg publishConfig
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
 		}
 	}
+	return cfg
+}
+
+// typeName returns the event type name of event, registering its default name if
+// it has none.
+func (b *Bus) typeName(event any) (string, error) {
 	if event == nil {
-		return Message{}, fmt.Errorf("bus: publish: event is nil")
+		return "", fmt.Errorf("bus: publish: event is nil")
 	}
 	t := reflect.TypeOf(event)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	typ, err := b.reg.nameOrRegister(t)
-	if err != nil {
-		return Message{}, err
-	}
+	return b.reg.nameOrRegister(t)
+}
+
+// encode builds the message of event, whose type name is typ.
+func (b *Bus) encode(ctx context.Context, event any, typ string, cfg *publishConfig) (Message, error) {
 	body, err := b.codecs.publish.Marshal(event)
 	if err != nil {
 		return Message{}, fmt.Errorf("bus: publish %s: %w", typ, err)
@@ -151,17 +187,7 @@ func (b *Bus) Encode(ctx context.Context, event any, opts ...PublishOption) (Mes
 			}
 		}
 	}
-	if b.opts.PropagateTrace != nil {
-		e.TraceParent, e.TraceState = b.opts.PropagateTrace(ctx)
-	} else if inHandler {
-		e.TraceParent, e.TraceState = parent.TraceParent, parent.TraceState
-	}
-	if !validTraceParent(e.TraceParent) {
-		e.TraceParent, e.TraceState = "", "" // a broken hook must not stop the event
-	}
-	if len(e.TraceState) > 512 || !printable(e.TraceState) {
-		e.TraceState = ""
-	}
+	e.TraceParent, e.TraceState = b.traceContext(ctx, parent.TraceParent, parent.TraceState)
 	msg, err := EncodeEnvelope(e, body)
 	if err != nil {
 		return Message{}, fmt.Errorf("bus: publish %s: %w", typ, err)

@@ -20,8 +20,7 @@
 //		PolicyObserver: tel, // the retries, rejections and timeouts of its pipeline
 //	})
 //	pipeline, err := resilience.NewPipeline(resilience.PipelineOptions{Name: "inventory", Observer: tel}, ...)
-//	// Once the bus runs its handlers inside tel.StartProcess (see below):
-//	b, err := bus.New(transport, bus.Options{PropagateTrace: telemetry.PropagateTrace})
+//	b, err := bus.New(transport, bus.Options{Observer: tel}) // publish and process spans, messaging metrics
 //
 // A nil *Telemetry records nothing, so a part may be handed one unconditionally.
 //
@@ -90,18 +89,32 @@
 //
 // # Messaging and the bus
 //
-// [Telemetry.StartPublish] and [Telemetry.StartProcess] start producer and consumer
-// spans ("publish <destination>", "process <destination>") and record the
-// messaging metrics when their [Operation] ends; [Telemetry.RecordPublish],
-// [Telemetry.RecordProcess] and [Telemetry.RecordDeadLetter] record the metrics
-// alone. The trace context crosses the broker in the envelope: [PropagateTrace] (the
-// signature of the bus's Options.PropagateTrace) or [InjectTraceparent] give the
-// traceparent of the publishing code, and StartProcess continues it, so that a
-// trace follows an order from the HTTP request through its event to the handler.
+// A Telemetry is the [bus.Observer] of a bus (bus.Options.Observer): each publish
+// is a producer span, "publish <event type>", a child of the span in the
+// publishing code's context, and the trace context of that span goes into the
+// event's envelope ([Telemetry.PropagateTrace], the bus's [bus.TracePropagator]).
+// Each delivery is a consumer span, "process <event type>", a child of the publish
+// span that the envelope names, and the handler runs in its context: the HTTP
+// calls it makes through an [httpx.Transport] observed by the same Telemetry are
+// its children, and the events it publishes continue the trace (and keep the
+// bus's causation and correlation IDs). So a trace follows an order from the HTTP
+// request through its event to the handler and on to the services the handler
+// calls. The spans carry messaging.system (the transport's: "memory", "rabbitmq",
+// "nats"), messaging.destination.name (the event type),
+// messaging.consumer.group.name (the subscription), messaging.message.id (the
+// event ID), and error.type with an error status when the publish or the handler
+// failed; a dead letter is a "messaging.dead_letter" event of the process span
+// with messaging.dead_letter.reason. The same operations record the messaging
+// metrics, and each dead letter messaging.dead_lettered.messages with the bus's
+// reason: "undecodable", "unknown-type", "permanent-error" or "max-attempts".
+//
+// The pieces are usable alone: [Telemetry.StartPublish] and
+// [Telemetry.StartProcess] start the spans and record the metrics when their
+// [Operation] ends; [Telemetry.RecordPublish], [Telemetry.RecordProcess] and
+// [Telemetry.RecordDeadLetter] record the metrics alone; [PropagateTrace] and
+// [InjectTraceparent] give the trace context of a context, and
 // [ExtractTraceparent] and [ExtractTrace] turn an envelope's trace context back
-// into a context. The bus calls its PropagateTrace hook in place of passing a
-// handled event's trace context on, so set it only where handlers run inside
-// StartProcess.
+// into one.
 //
 // # Prometheus
 //
@@ -118,11 +131,13 @@
 // of go.opentelemetry.io/otel/metric/noop and go.opentelemetry.io/otel/trace/noop,
 // every method returns after checking that its instruments are disabled
 // (Enabled) and that no span records: a resilience event, an HTTP attempt's
-// metrics, a message published or processed allocate nothing and take a few
-// nanoseconds. The one exception is the HTTP attempt span through the global
-// tracer provider, which may become real at any time: it costs that provider's
-// non-recording span (three small allocations); a trace/noop provider turns it off
-// entirely. A part that is given no Telemetry at all does not call it.
+// metrics, a message published or processed (the bus's hooks included) allocate
+// nothing and take a few nanoseconds, but for a traceparent extracted from an
+// envelope, which is the propagation's cost. The one exception is a span through
+// the global tracer provider (an HTTP attempt's, a message's), which may become
+// real at any time: it costs that provider's non-recording span (three or four
+// small allocations); a trace/noop provider turns it off entirely. A part that is
+// given no Telemetry at all does not call it.
 //
 // When on, attribute sets are built once per combination and cached (up to 1024
 // per instrument; past that they are built per measurement), so that recording

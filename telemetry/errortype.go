@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+
+	"github.com/rampart-go/rampart/resilience"
 )
 
 // errorType returns the error.type of err, a value of low cardinality:
@@ -46,10 +48,11 @@ const otherErrorType = "_OTHER"
 var (
 	errorStringType = reflect.TypeOf(errors.New(""))
 	wrapErrorType   = reflect.TypeOf(fmt.Errorf("%w", errors.New("")))
+	permanentType   = reflect.TypeOf(resilience.Permanent(errors.New("")))
 )
 
 // unwrapGeneric removes the wrappers that say nothing about an error's kind:
-// fmt.Errorf's with one %w, and *url.Error.
+// fmt.Errorf's with one %w, *url.Error, and resilience.Permanent's marker.
 func unwrapGeneric(err error) error {
 	for {
 		switch e := err.(type) {
@@ -60,7 +63,7 @@ func unwrapGeneric(err error) error {
 			err = e.Err
 			continue
 		}
-		if reflect.TypeOf(err) == wrapErrorType {
+		if t := reflect.TypeOf(err); t == wrapErrorType || t == permanentType {
 			if u := errors.Unwrap(err); u != nil {
 				err = u
 				continue

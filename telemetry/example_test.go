@@ -15,7 +15,11 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/rampart-go/rampart/bus"
+	"github.com/rampart-go/rampart/bus/memory"
 	"github.com/rampart-go/rampart/httpx"
 	"github.com/rampart-go/rampart/resilience"
 	"github.com/rampart-go/rampart/telemetry"
@@ -160,4 +164,71 @@ func ExampleTelemetry_StartAttempt() {
 	fmt.Println("same trace:", telemetry.InjectTraceparent(remote)[3:35] == span.SpanContext().TraceID().String())
 	// Output:
 	// same trace: true
+}
+
+// A bus observed by telemetry: the event's publish is a producer span, a child
+// of the caller's span, and its processing a consumer span, a child of the
+// publish through the envelope's traceparent; the handler runs inside it.
+func ExampleTelemetry_ObserveProcess() {
+	spans := tracetest.NewSpanRecorder()
+	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	defer provider.Shutdown(context.Background())
+	tel, err := telemetry.New(telemetry.Options{TracerProvider: provider})
+	if err != nil {
+		panic(err)
+	}
+
+	tr := memory.New()
+	defer tr.Close()
+	reg := bus.NewRegistry()
+	type CustomerSignedUp struct{ Email string }
+	if err := bus.Register[CustomerSignedUp](reg, "customers.customer-signed-up.v1"); err != nil {
+		panic(err)
+	}
+	b, err := bus.New(tr, bus.Options{Source: "/customers", Registry: reg, Observer: tel})
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	handled := make(chan bool, 1)
+	err = bus.Handle(b, "welcome-email", func(ctx context.Context, e CustomerSignedUp, m bus.Meta) error {
+		handled <- trace.SpanFromContext(ctx).IsRecording()
+		return nil
+	})
+	if err != nil {
+		panic(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		panic(err)
+	}
+
+	ctx, request := provider.Tracer("example").Start(context.Background(), "POST /customers")
+	if err := b.Publish(ctx, CustomerSignedUp{Email: "ada@example.com"}); err != nil {
+		panic(err)
+	}
+	request.End()
+	fmt.Println("handler in a span:", <-handled)
+	if err := b.Shutdown(context.Background()); err != nil { // ends the process span
+		panic(err)
+	}
+
+	names := map[trace.SpanID]string{}
+	for _, s := range spans.Ended() {
+		names[s.SpanContext().SpanID()] = s.Name()
+	}
+	var lines []string
+	for _, s := range spans.Ended() {
+		parent := names[s.Parent().SpanID()]
+		if parent == "" {
+			parent = "none"
+		}
+		lines = append(lines, fmt.Sprintf("%s (%s), child of %s", s.Name(), s.SpanKind(), parent))
+	}
+	sort.Strings(lines)
+	fmt.Println(strings.Join(lines, "\n"))
+	// Output:
+	// handler in a span: true
+	// POST /customers (internal), child of none
+	// process customers.customer-signed-up.v1 (consumer), child of publish customers.customer-signed-up.v1
+	// publish customers.customer-signed-up.v1 (producer), child of POST /customers
 }

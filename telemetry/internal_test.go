@@ -35,6 +35,8 @@ func TestErrorType(t *testing.T) {
 		{&resilience.TimeoutError{Policy: "attempt"}, "*resilience.TimeoutError"},
 		{fmt.Errorf("call: %w", typedError{}), "quota_exceeded"},
 		{errors.Join(errors.New("a"), errors.New("b")), "*errors.joinError"},
+		{resilience.Permanent(opErr), "*net.OpError"},
+		{fmt.Errorf("handler: %w", resilience.Permanent(errors.New("bad input"))), "_OTHER"},
 	}
 	for _, tt := range tests {
 		if got := errorType(tt.err); got != tt.want {

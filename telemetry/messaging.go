@@ -88,7 +88,7 @@ func (t *Telemetry) RecordProcess(ctx context.Context, dst Destination, d time.D
 }
 
 // RecordDeadLetter counts a message of dst moved to the dead-letter queue in
-// messaging.dead_lettered.messages, with the reason ("max_attempts",
+// messaging.dead_lettered.messages, with the reason (the bus's: "max-attempts",
 // "undecodable", ...) as messaging.dead_letter.reason. The reason must come from a
 // small fixed set: it is a metric attribute.
 func (t *Telemetry) RecordDeadLetter(ctx context.Context, dst Destination, reason string) {

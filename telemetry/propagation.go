@@ -40,14 +40,11 @@ func (h *traceHeaders) Set(key, value string) {
 func (h *traceHeaders) Keys() []string { return []string{headerTraceparent, headerTracestate} }
 
 // PropagateTrace returns the W3C traceparent and tracestate of the span in ctx, or
-// two empty strings when ctx has no valid span context. Its signature is that of the
-// bus's Options.PropagateTrace: set it there so that published events carry the
-// trace context of the code that publishes them.
-//
-// The bus calls that hook instead of passing on the trace context of the event a
-// handler is handling: set it only where handlers run inside
-// [Telemetry.StartProcess] (so that their ctx has a span), or an event published
-// by a handler leaves the trace.
+// two empty strings when ctx has no valid span context. A [Telemetry] given to a
+// bus as its Observer uses it ([Telemetry.PropagateTrace]); its signature is also
+// that of the bus's Options.PropagateTrace, for a bus observed otherwise. Where it
+// finds no span in a handler's context, the bus passes on the trace context of
+// the event being handled.
 func PropagateTrace(ctx context.Context) (traceparent, tracestate string) {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return "", ""

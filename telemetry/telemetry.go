@@ -90,8 +90,9 @@ type BreakerSource interface {
 
 // Telemetry records the metrics and traces of Rampart's parts: it is the
 // [resilience.Observer] of pipelines and breakers, the [httpx.Observer] (and
-// [httpx.AttemptStarter]) of HTTP transports, and offers the bus the messaging
-// instruments and spans. Build one per service with [New] and hand it to every part.
+// [httpx.AttemptStarter]) of HTTP transports, and the [bus.Observer] (and
+// [bus.TracePropagator]) of buses. Build one per service with [New] and hand it to
+// every part.
 //
 // A Telemetry is safe for concurrent use. A nil *Telemetry records nothing.
 type Telemetry struct {

@@ -43,7 +43,11 @@ func New() *Transport {
 var (
 	_ bus.Transport        = (*Transport)(nil)
 	_ bus.DeadLetterReader = (*Transport)(nil)
+	_ bus.SystemNamer      = (*Transport)(nil)
 )
+
+// System returns "memory", the messaging.system of the bus's observer.
+func (t *Transport) System() string { return "memory" }
 
 // queue is one subscription's queue.
 type queue struct {
