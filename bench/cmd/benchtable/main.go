@@ -4,7 +4,8 @@
 //	go test -run '^$' -bench . -benchmem ./... | go run ./cmd/benchtable
 //
 // Sub-benchmarks are named lib=NAME (optionally after case=NAME/); the row named
-// lib=rampart is the reference of its group.
+// lib=rampart is the reference of its group. With -count N, each row is the median
+// of the N runs, and the table says how many runs it took.
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +23,7 @@ import (
 type row struct {
 	lib               string
 	ns, bytes, allocs float64
+	runs              []float64 // ns/op of every run, for the median
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op)?(?:\s+([\d.]+) allocs/op)?`)
@@ -47,11 +50,18 @@ func run(in io.Reader, out io.Writer) error {
 			continue
 		}
 		group, lib := strings.TrimSuffix(name[:i], "/"), name[i+len("lib="):]
-		r := row{lib: lib, ns: num(m[2]), bytes: num(m[3]), allocs: num(m[4])}
 		if _, seen := groups[group]; !seen {
 			order = append(order, group)
 		}
-		groups[group] = append(groups[group], r)
+		rows := groups[group]
+		i = slices.IndexFunc(rows, func(r row) bool { return r.lib == lib })
+		if i < 0 {
+			rows = append(rows, row{lib: lib})
+			i = len(rows) - 1
+		}
+		rows[i].runs = append(rows[i].runs, num(m[2]))
+		rows[i].bytes, rows[i].allocs = num(m[3]), num(m[4])
+		groups[group] = rows
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -61,6 +71,9 @@ func run(in io.Reader, out io.Writer) error {
 	}
 	for _, g := range order {
 		rows := groups[g]
+		for i := range rows {
+			rows[i].ns = median(rows[i].runs)
+		}
 		ref := rows[0]
 		for _, r := range rows {
 			if r.lib == "rampart" {
@@ -68,12 +81,24 @@ func run(in io.Reader, out io.Writer) error {
 			}
 		}
 		sort.SliceStable(rows, func(a, b int) bool { return rows[a].lib == "rampart" && rows[b].lib != "rampart" })
-		fmt.Fprintf(out, "\n%s\n\n| library | ns/op | B/op | allocs/op | time vs %s |\n|---|---:|---:|---:|---:|\n", g, ref.lib)
+		fmt.Fprintf(out, "\n%s (median of %d runs)\n\n| library | ns/op | B/op | allocs/op | time vs %s |\n|---|---:|---:|---:|---:|\n", g, len(ref.runs), ref.lib)
 		for _, r := range rows {
 			fmt.Fprintf(out, "| %s | %.1f | %.0f | %.0f | %s |\n", r.lib, r.ns, r.bytes, r.allocs, ratio(r.ns, ref.ns))
 		}
 	}
 	return nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func num(s string) float64 {
