@@ -62,11 +62,10 @@
 // Neither store makes the handler's own writes and the mark one atomic step: if the
 // process dies after the handler committed and before Done, the redelivery runs the
 // handler again (the lease has expired by then). Handlers should therefore still be
-// idempotent where they can. A SQL store will come later, with the transactional
-// outbox: it will write the mark in the same database transaction as the handler's
-// own writes, so that the two commit or roll back together. It will implement
-// [Store] like the others, with a way to mark a claim done inside the handler's
-// transaction.
+// idempotent where they can. The SQL store in package
+// [github.com/rampart-go/rampart/idempotency/sqlinbox] (PostgreSQL and SQLite) closes
+// that gap: its DoneTx writes the mark in the same database transaction as the
+// handler's own writes, so that the two commit or roll back together.
 //
 // # Testing a store
 //

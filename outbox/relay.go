@@ -1,0 +1,533 @@
+package outbox
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rampart-go/rampart/bus"
+	"github.com/rampart-go/rampart/resilience"
+)
+
+// Publisher is where a relay publishes: a [bus.Transport] (pass the transport of
+// your [bus.Bus]). Publish must return only once the broker has confirmed every
+// message, or an error.
+type Publisher interface {
+	Publish(ctx context.Context, msgs ...bus.Message) error
+}
+
+// RelayOptions configure a [Relay]. The zero value relays the default outbox
+// (rampart_outbox) in batches of 100, leases rows for 30s on PostgreSQL, publishes
+// with a 10s timeout, polls every second on PostgreSQL (where LISTEN/NOTIFY wakes
+// it at once) and every 100ms on SQLite, backs off from 100ms to 30s when
+// publishing fails, deletes sent rows after 24 hours (looking every minute), holds
+// the SQLite relay lock for 20s at a time, and logs nothing.
+type RelayOptions struct {
+	// TablePrefix starts the names of the outbox's tables, as in [Options]. Empty
+	// means [DefaultTablePrefix].
+	TablePrefix string
+	// Dialect is the database's SQL dialect. Zero tells it from the database/sql
+	// driver; [NewPgxRelay] ignores it.
+	Dialect Dialect
+	// ID names this relay in the claimed_by column and the SQLite lock, for
+	// operators. Empty means "<host>-<pid>-<random>". Two running relays must not
+	// share an ID.
+	ID string
+	// BatchSize is the most rows claimed and published at once. Zero means 100.
+	BatchSize int
+	// Lease is how long a PostgreSQL relay holds the rows it claimed. If it dies,
+	// another relay publishes them after the lease; a relay stops publishing a batch
+	// before four fifths of its lease are over. Zero means 30s; it must exceed five
+	// fourths of PublishTimeout.
+	Lease time.Duration
+	// PublishTimeout bounds one call to the publisher. Zero means 10s, or half the
+	// Lease if that is shorter.
+	PublishTimeout time.Duration
+	// PollInterval is the longest wait between two looks at the table when nothing
+	// wakes the relay. Zero means 1s on PostgreSQL, where LISTEN/NOTIFY wakes it when
+	// a transaction that added rows commits, and 100ms on SQLite, where
+	// [Relay.Notify] does.
+	PollInterval time.Duration
+	// Backoff computes the wait before a row whose publication failed is tried
+	// again (its attempts counted in the row), and the relay's pause after a batch of
+	// which nothing could be published, or when the database fails. The zero value
+	// is exponential from 100ms to 30s with full jitter.
+	Backoff resilience.Backoff
+	// Retention is how long sent rows are kept before they are deleted. Zero means
+	// 24 hours; negative keeps them.
+	Retention time.Duration
+	// CleanupInterval is the time between two deletions of expired sent rows (in
+	// batches of 1,000). Zero means one minute.
+	CleanupInterval time.Duration
+	// LockTTL is how long the SQLite relay lock lasts unless renewed; the holder
+	// renews it every LockTTL/3. After a crash, the next relay takes over within
+	// LockTTL. Zero means 15s or twice PublishTimeout, whichever is longer; it must
+	// exceed five fourths of PublishTimeout.
+	LockTTL time.Duration
+	// Standby makes a SQLite relay that finds the lock held wait for it instead of
+	// failing Start with [ErrLocked]: it takes over when the holder stops or its
+	// lock expires.
+	Standby bool
+	// Logger receives the relay's logs (failed publications, lost leases). Nil
+	// logs nothing.
+	Logger *slog.Logger
+}
+
+const (
+	defaultBatchSize       = 100
+	defaultLease           = 30 * time.Second
+	defaultPublishTimeout  = 10 * time.Second
+	defaultPollPostgres    = time.Second
+	defaultPollSQLite      = 100 * time.Millisecond
+	defaultRetention       = 24 * time.Hour
+	defaultCleanupInterval = time.Minute
+	defaultLockTTL         = 15 * time.Second
+	cleanupBatch           = 1000
+	closeTimeout           = 5 * time.Second
+)
+
+// normalize fills in defaults and validates; errors name the option.
+func (o RelayOptions) normalize(d Dialect) (RelayOptions, error) {
+	bad := func(field string, v any, want string) error {
+		return fmt.Errorf("outbox: RelayOptions.%s is %v; want %s", field, v, want)
+	}
+	switch {
+	case o.BatchSize < 0:
+		return o, bad("BatchSize", o.BatchSize, "≥ 0")
+	case o.Lease < 0:
+		return o, bad("Lease", o.Lease, "≥ 0")
+	case o.PublishTimeout < 0:
+		return o, bad("PublishTimeout", o.PublishTimeout, "≥ 0")
+	case o.PollInterval < 0:
+		return o, bad("PollInterval", o.PollInterval, "≥ 0")
+	case o.CleanupInterval < 0:
+		return o, bad("CleanupInterval", o.CleanupInterval, "≥ 0")
+	case o.LockTTL < 0:
+		return o, bad("LockTTL", o.LockTTL, "≥ 0")
+	}
+	if err := o.Backoff.Validate(); err != nil {
+		return o, fmt.Errorf("outbox: RelayOptions.%w", err)
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = defaultBatchSize
+	}
+	if o.Lease == 0 {
+		o.Lease = defaultLease
+	}
+	if o.PublishTimeout == 0 {
+		o.PublishTimeout = min(defaultPublishTimeout, o.Lease/2)
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = defaultPollPostgres
+		if d == SQLite {
+			o.PollInterval = defaultPollSQLite
+		}
+	}
+	if o.Retention == 0 {
+		o.Retention = defaultRetention
+	}
+	if o.CleanupInterval == 0 {
+		o.CleanupInterval = defaultCleanupInterval
+	}
+	if o.LockTTL == 0 {
+		o.LockTTL = max(defaultLockTTL, 2*o.PublishTimeout)
+	}
+	if o.PublishTimeout >= o.Lease*4/5 {
+		return o, bad("PublishTimeout", o.PublishTimeout, fmt.Sprintf("less than four fifths of Lease (%s)", o.Lease))
+	}
+	if d == SQLite && o.PublishTimeout >= o.LockTTL*4/5 {
+		return o, bad("PublishTimeout", o.PublishTimeout, fmt.Sprintf("less than four fifths of LockTTL (%s)", o.LockTTL))
+	}
+	if o.ID == "" {
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "relay"
+		}
+		o.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), rand.Text()[:8])
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// Relay publishes the rows of an outbox table that committed transactions added,
+// through a [Publisher], and marks them sent once the broker has confirmed them.
+// It keeps the order of rows per ordering key, retries with backoff while the
+// broker is down, and deletes sent rows after the retention period.
+//
+// On PostgreSQL any number of relays may run on one database: they share the
+// rows, never holding one row (or two rows of one key) at the same time. On SQLite
+// one relay runs per database file, enforced by a lock row. See the package
+// documentation for the details.
+//
+// Build a Relay with [NewRelay] or [NewPgxRelay], then [Relay.Start] it; [Relay.Close]
+// stops it. A Relay is safe for concurrent use.
+type Relay struct {
+	db      database
+	dialect Dialect
+	pub     Publisher
+	opts    RelayOptions
+	log     *slog.Logger
+	store   *store
+	prefix  string
+	channel string // PostgreSQL notification channel
+	lock    *fileLock
+
+	wake chan struct{} // buffered: a wake-up is never lost, and never blocks
+
+	mu     sync.Mutex
+	state  relayState
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+type relayState uint8
+
+const (
+	relayNew relayState = iota
+	relayRunning
+	relayClosed
+)
+
+// NewRelay returns a relay of the outbox in db, PostgreSQL (through the pgx stdlib
+// driver, or another: then without LISTEN/NOTIFY) or SQLite, that publishes
+// through pub. It checks the options and tells the dialect; it does not touch the
+// database before Start.
+func NewRelay(db *sql.DB, pub Publisher, opts RelayOptions) (*Relay, error) {
+	if db == nil {
+		return nil, errors.New("outbox: NewRelay: db is nil")
+	}
+	d, err := detectDialect(db, opts.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	return newRelay(sqlDB{db}, d, pub, opts)
+}
+
+// NewPgxRelay is [NewRelay] for a pgx pool (PostgreSQL). opts.Dialect is ignored.
+// The relay's LISTEN takes one connection out of the pool for as long as it runs.
+func NewPgxRelay(pool *pgxpool.Pool, pub Publisher, opts RelayOptions) (*Relay, error) {
+	if pool == nil {
+		return nil, errors.New("outbox: NewPgxRelay: pool is nil")
+	}
+	return newRelay(pgxDB{pool}, Postgres, pub, opts)
+}
+
+func newRelay(db database, d Dialect, pub Publisher, opts RelayOptions) (*Relay, error) {
+	if pub == nil {
+		return nil, errors.New("outbox: NewRelay: publisher is nil")
+	}
+	prefix, err := checkPrefix(opts.TablePrefix)
+	if err != nil {
+		return nil, err
+	}
+	if opts, err = opts.normalize(d); err != nil {
+		return nil, err
+	}
+	r := &Relay{
+		db:      db,
+		dialect: d,
+		pub:     pub,
+		opts:    opts,
+		log:     opts.Logger.With("outbox", prefix+"outbox", "relay", opts.ID),
+		store:   newStore(db, d, prefix, opts.ID),
+		prefix:  prefix,
+		channel: prefix + "outbox",
+		wake:    make(chan struct{}, 1),
+	}
+	if d == SQLite {
+		r.lock = newFileLock(db, prefix+"outbox_relay", opts.ID, opts.LockTTL)
+	}
+	return r, nil
+}
+
+// ID returns the relay's ID (see [RelayOptions.ID]).
+func (r *Relay) ID() string { return r.opts.ID }
+
+// Start applies the schema migrations ([Migrate]), then on SQLite takes the relay
+// lock (returning a [*LockedError] if another relay holds it, unless
+// [RelayOptions.Standby]), and on PostgreSQL LISTENs for new rows; then it starts
+// publishing in the background, at once for the rows already there. ctx bounds
+// these first steps only. Start may be called once.
+func (r *Relay) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch r.state {
+	case relayRunning:
+		return ErrStarted
+	case relayClosed:
+		return ErrClosed
+	}
+	if err := migrate(ctx, r.db, r.dialect, r.prefix); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	fail := func(err error) error {
+		cancel()
+		r.wg.Wait()
+		return err
+	}
+	switch r.dialect {
+	case SQLite:
+		held, err := r.lock.acquire(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("outbox: relay lock: %w", err))
+		}
+		if !held {
+			lerr := r.lock.holder(ctx)
+			if !r.opts.Standby {
+				return fail(lerr)
+			}
+			r.log.Info("outbox: standing by for the relay lock", "err", lerr)
+		}
+		r.wg.Go(func() { r.keepLock(rctx) })
+	case Postgres:
+		ready := make(chan error, 1)
+		r.wg.Go(func() { r.listen(rctx, ready) })
+		select {
+		case err := <-ready:
+			if errors.Is(err, errNoListen) {
+				r.log.Info("outbox: the driver cannot LISTEN; polling only", "every", r.opts.PollInterval)
+			} else if err != nil {
+				return fail(fmt.Errorf("outbox: LISTEN %s: %w", r.channel, err))
+			}
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		}
+	}
+	r.wg.Go(func() { r.run(rctx) })
+	r.cancel = cancel
+	r.state = relayRunning
+	return nil
+}
+
+// Close stops the relay: it cancels the batch being published (rows already
+// confirmed are still marked sent; the others are released for the next relay),
+// waits for every goroutine of the relay, and on SQLite releases the lock so that
+// a standby relay takes over at once. Close is idempotent; it does not close the
+// database or the publisher.
+func (r *Relay) Close() error {
+	r.once.Do(func() {
+		r.mu.Lock()
+		prev := r.state
+		r.state = relayClosed
+		cancel := r.cancel
+		r.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		r.wg.Wait()
+		if prev == relayRunning && r.lock != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+			defer cancel()
+			if err := r.lock.release(ctx); err != nil {
+				r.log.Warn("outbox: releasing the relay lock", "err", err)
+			}
+		}
+	})
+	return nil
+}
+
+// Notify wakes the relay to look for new rows now rather than at its next poll.
+// Call it after committing a transaction that added events, when the relay runs
+// in the same process: on SQLite it makes the latency from commit to publish that
+// of one query. It never blocks, and does nothing after Close.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the relay's loop: publish while there is something to publish, then
+// wait for a wake-up or the poll interval.
+func (r *Relay) run(ctx context.Context) {
+	var (
+		failures    int
+		prevDelay   time.Duration
+		nextCleanup = time.Now() // clean up once at start, then every interval
+		timer       = time.NewTimer(0)
+	)
+	defer timer.Stop()
+	wait := func(d time.Duration, wakeable bool) bool {
+		timer.Reset(d)
+		defer timer.Stop()
+		var wake <-chan struct{}
+		if wakeable {
+			wake = r.wake
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-wake:
+		case <-timer.C:
+		}
+		return true
+	}
+	<-timer.C
+	for ctx.Err() == nil {
+		if r.lock != nil && !r.lock.held() {
+			if !wait(r.opts.PollInterval, true) { // the lock keeper wakes us on takeover
+				return
+			}
+			continue
+		}
+		if r.opts.Retention > 0 && !time.Now().Before(nextCleanup) {
+			r.cleanup(ctx)
+			nextCleanup = time.Now().Add(r.opts.CleanupInterval)
+		}
+		n, err := r.cycle(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			failures++
+			prevDelay = r.opts.Backoff.Delay(failures, prevDelay)
+			r.log.Warn("outbox: relay cycle failed; backing off", "failures", failures, "wait", prevDelay, "err", err)
+			if !wait(prevDelay, false) {
+				return
+			}
+			continue
+		}
+		failures, prevDelay = 0, 0
+		if n > 0 {
+			continue // there may be more: look again at once
+		}
+		if !wait(r.opts.PollInterval, true) {
+			return
+		}
+	}
+}
+
+// cycle claims a batch, publishes it and records the outcome. It returns the
+// number of rows published, and an error when the database failed or nothing of a
+// batch of several rows could be published (the broker is down, most likely):
+// then the relay pauses. A single row that fails only waits for its own backoff.
+func (r *Relay) cycle(ctx context.Context) (int, error) {
+	start := time.Now()
+	batch, err := r.store.claim(ctx, r.opts.BatchSize, r.opts.Lease)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: claim: %w", err)
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	deadline := start.Add(r.opts.Lease * 4 / 5)
+	if r.lock != nil {
+		deadline = r.lock.deadline()
+	}
+	sent, failed, perr := r.publish(ctx, batch, deadline)
+
+	// Record the outcome even when ctx was cancelled by Close: a row published and
+	// not marked would be published again.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	seqs := make([]int64, len(sent))
+	for i, rw := range sent {
+		seqs[i] = rw.seq
+	}
+	marked, merr := r.store.markSent(sctx, seqs)
+	if merr == nil && marked < int64(len(seqs)) {
+		r.log.Warn("outbox: lease ran out before rows were marked sent; another relay may publish them again",
+			"published", len(seqs), "marked", marked)
+	}
+	var rest []int64
+	for _, rw := range batch[len(sent):] {
+		if failed != nil && rw.seq == failed.seq && ctx.Err() == nil {
+			attempts := rw.attempts // counted at the claim on PostgreSQL
+			if r.dialect == SQLite {
+				attempts++ // counted by fail
+			}
+			delay := r.opts.Backoff.Delay(attempts, 0)
+			r.log.Warn("outbox: publish failed; will retry", "id", rw.msg.ID, "type", rw.msg.Type,
+				"attempts", attempts, "retry_in", delay, "err", perr)
+			if err := r.store.fail(sctx, rw.seq, delay, perr); err != nil {
+				merr = errors.Join(merr, err)
+			}
+			continue
+		}
+		rest = append(rest, rw.seq)
+	}
+	if err := r.store.release(sctx, rest); err != nil {
+		merr = errors.Join(merr, err)
+	}
+	if merr != nil {
+		return len(sent), fmt.Errorf("outbox: recording a batch: %w", merr)
+	}
+	if len(sent) == 0 && perr != nil && len(batch) > 1 {
+		return 0, fmt.Errorf("outbox: publish: %w", perr)
+	}
+	return len(sent), nil
+}
+
+// publish publishes batch in order: all at once, and after an error one by one,
+// stopping at the first failure or at deadline. It returns the rows published (a
+// prefix of batch), and the row that failed with its error, if any.
+func (r *Relay) publish(ctx context.Context, batch []row, deadline time.Time) (sent []row, failed *row, err error) {
+	call := func(msgs ...bus.Message) error {
+		d := time.Now().Add(r.opts.PublishTimeout)
+		if deadline.Before(d) {
+			d = deadline
+		}
+		pctx, cancel := context.WithDeadline(ctx, d)
+		defer cancel()
+		return r.pub.Publish(pctx, msgs...)
+	}
+	if !time.Now().Before(deadline) {
+		return nil, nil, nil
+	}
+	msgs := make([]bus.Message, len(batch))
+	for i := range batch {
+		msgs[i] = batch[i].msg
+	}
+	err = call(msgs...)
+	if err == nil {
+		return batch, nil, nil
+	}
+	if len(batch) == 1 {
+		return nil, &batch[0], err
+	}
+	// Some may have been confirmed: publish them again, one by one, to find the
+	// failing one. A repeat carries the same event ID, which duplicate detection
+	// absorbs.
+	for i := range batch {
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			return batch[:i], nil, err
+		}
+		if err := call(batch[i].msg); err != nil {
+			return batch[:i], &batch[i], err
+		}
+	}
+	return batch, nil, nil
+}
+
+// cleanup deletes sent rows older than the retention, a batch at a time.
+func (r *Relay) cleanup(ctx context.Context) {
+	var total int64
+	for range 100 {
+		n, err := r.store.cleanup(ctx, r.opts.Retention, cleanupBatch)
+		total += n
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("outbox: deleting sent rows", "err", err)
+			}
+			break
+		}
+		if n < cleanupBatch || ctx.Err() != nil {
+			break
+		}
+	}
+	if total > 0 {
+		r.log.Debug("outbox: deleted sent rows", "rows", total, "older_than", r.opts.Retention)
+	}
+}
