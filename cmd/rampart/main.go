@@ -2,6 +2,8 @@
 //
 //	rampart demo    watch resilience policies keep a flaky upstream usable, live
 //	rampart sim     serve a fault-injecting fake upstream for local testing
+//	rampart config check FILE
+//	                validate a configuration file and print the effective configuration
 //
 // Run "rampart help" or "rampart COMMAND --help" for the flags.
 package main
