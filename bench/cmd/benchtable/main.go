@@ -26,7 +26,20 @@ type row struct {
 	runs              []float64 // ns/op of every run, for the median
 }
 
-var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op)?(?:\s+([\d.]+) allocs/op)?`)
+var (
+	line   = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
+	bytes  = regexp.MustCompile(`\s([\d.]+) B/op`)
+	allocs = regexp.MustCompile(`\s([\d.]+) allocs/op`)
+)
+
+// field returns the number before unit on the line (custom metrics may stand between
+// ns/op and B/op), or "" if there is none.
+func field(re *regexp.Regexp, s string) string {
+	if m := re.FindStringSubmatch(s); m != nil {
+		return m[1]
+	}
+	return ""
+}
 
 func main() {
 	if err := run(os.Stdin, os.Stdout); err != nil {
@@ -40,7 +53,8 @@ func run(in io.Reader, out io.Writer) error {
 	var order []string
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
-		m := line.FindStringSubmatch(sc.Text())
+		text := sc.Text()
+		m := line.FindStringSubmatch(text)
 		if m == nil {
 			continue
 		}
@@ -60,7 +74,7 @@ func run(in io.Reader, out io.Writer) error {
 			i = len(rows) - 1
 		}
 		rows[i].runs = append(rows[i].runs, num(m[2]))
-		rows[i].bytes, rows[i].allocs = num(m[3]), num(m[4])
+		rows[i].bytes, rows[i].allocs = num(field(bytes, text)), num(field(allocs, text))
 		groups[group] = rows
 	}
 	if err := sc.Err(); err != nil {
