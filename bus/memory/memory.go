@@ -41,9 +41,10 @@ func New() *Transport {
 }
 
 var (
-	_ bus.Transport        = (*Transport)(nil)
-	_ bus.DeadLetterReader = (*Transport)(nil)
-	_ bus.SystemNamer      = (*Transport)(nil)
+	_ bus.Transport         = (*Transport)(nil)
+	_ bus.DeadLetterReader  = (*Transport)(nil)
+	_ bus.DeadLetterManager = (*Transport)(nil)
+	_ bus.SystemNamer       = (*Transport)(nil)
 )
 
 // System returns "memory", the messaging.system of the bus's observer.
@@ -61,7 +62,8 @@ type queue struct {
 	next      int // round-robin position among consumers
 	unacked   int
 	delayed   int
-	dead      []bus.Message
+	dead      []deadLetter
+	deadSeq   uint64 // the sequence number of the last dead letter
 }
 
 // entry is a message in a queue.
@@ -182,7 +184,11 @@ func (t *Transport) DeadLetters(ctx context.Context, subscription string, max in
 	if max > 0 && max < n {
 		n = max
 	}
-	return append([]bus.Message(nil), q.dead[:n]...), nil
+	out := make([]bus.Message, n)
+	for i := range out {
+		out[i] = q.dead[i].msg
+	}
+	return out, nil
 }
 
 // Stats describe a queue at one moment.
@@ -358,7 +364,7 @@ func (d *delivery) DeadLetter(ctx context.Context, dl bus.DeadLetter) error {
 	set := dl.Headers()
 	set[bus.HeaderDLQOrigin] = "memory queue=" + d.c.q.name + " type=" + d.e.msg.Type
 	msg := d.e.msg.WithHeaders(set)
-	return d.settle(ctx, func(q *queue) { q.dead = append(q.dead, msg) })
+	return d.settle(ctx, func(q *queue) { q.addDeadLocked(msg) })
 }
 
 // settle settles d once with fn, under the queue's lock, and gives the consumer

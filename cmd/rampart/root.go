@@ -26,7 +26,7 @@ to test against ("rampart sim").`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for the flags", err, c.CommandPath())
 	})
-	root.AddCommand(newDemoCmd(stdout), newSimCmd(stderr), newConfigCmd(stdout, stderr))
+	root.AddCommand(newDemoCmd(stdout), newSimCmd(stderr), newConfigCmd(stdout, stderr), newDlqCmd(stdout, stderr))
 	return root
 }
 
