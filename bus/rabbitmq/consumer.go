@@ -163,7 +163,10 @@ func (c *consumer) run(cc *consumeChan, deliveries <-chan amqp.Delivery) {
 			log.Info("rabbitmq: consumer resumed", "after_failures", failures)
 			failures, prev = 0, 0
 		}
-		switch c.forward(cc, deliveries) {
+		c.t.consuming.Add(1)
+		stop := c.forward(cc, deliveries)
+		c.t.consuming.Add(-1)
+		switch stop {
 		case stopTransport:
 			return // closing the connection hands everything back
 		case stopClose:

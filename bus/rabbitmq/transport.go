@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -32,6 +33,8 @@ type Transport struct {
 
 	mu       sync.Mutex
 	declared map[string]struct{} // queues declared, for tests
+
+	consuming atomic.Int64 // consumers whose channel is delivering now
 }
 
 var (
