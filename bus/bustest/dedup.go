@@ -21,7 +21,7 @@ func testDuplicateSequential(t *testing.T, e *env) {
 	id, err := bus.NewID()
 	must(t, err)
 	e.publish(b, context.Background(), Order{N: 1}, bus.WithID(id))
-	e.publish(b, context.Background(), Order{N: 1}, bus.WithID(id)) // the producer retried
+	e.republish(b, Order{N: 1}, id) // the producer retried
 	e.p.awaitSettled(sub, bus.ActionSkip, 1)
 	e.p.awaitSettled(sub, bus.ActionAck, 1)
 	e.p.mu.Lock()
@@ -47,7 +47,7 @@ func testDuplicateConcurrent(t *testing.T, e *env) {
 	id, err := bus.NewID()
 	must(t, err)
 	e.publish(b, context.Background(), Order{N: 1}, bus.WithID(id))
-	e.publish(b, context.Background(), Order{N: 1}, bus.WithID(id))
+	e.republish(b, Order{N: 1}, id)
 	e.p.awaitSettled(sub, bus.ActionAck, 1)
 	e.p.awaitSettled(sub, bus.ActionSkip, 1)
 	e.p.mu.Lock()

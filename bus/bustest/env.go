@@ -140,6 +140,25 @@ func (e *env) publish(b *bus.Bus, ctx context.Context, ev any, opts ...bus.Publi
 	}
 }
 
+// republish publishes ev again with the event ID id, so that the consumers get
+// it a second time (see Features.Republish).
+func (e *env) republish(b *bus.Bus, ev any, id string) {
+	e.t.Helper()
+	if e.f.Republish == nil {
+		e.publish(b, context.Background(), ev, bus.WithID(id))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.f.Timeout)
+	defer cancel()
+	m, err := b.Encode(ctx, ev, bus.WithID(id))
+	if err != nil {
+		e.t.Fatalf("bustest: Encode(%+v): %v", ev, err)
+	}
+	if err := e.f.Republish(ctx, e.tr, m); err != nil {
+		e.t.Fatalf("bustest: Republish(%+v): %v", ev, err)
+	}
+}
+
 // deadLetters reads a subscription's dead-letter queue until it holds want
 // messages, polling (a broker may show a stored message a moment later).
 func (e *env) deadLetters(sub string, want int) []bus.Message {

@@ -1,6 +1,7 @@
 package bustest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -19,6 +20,12 @@ type Features struct {
 	// must reconnect by itself. Nil skips the reconnection test (the memory
 	// transport has no connection).
 	CutConnection func(t *testing.T, tr bus.Transport)
+	// Republish, if set, publishes m, a message published before, so that the
+	// broker delivers it again: for a broker that drops a message published again
+	// with the same ID within a window (JetStream's Nats-Msg-Id), so that the
+	// duplicate-detection tests still get the duplicate delivery they check. Nil
+	// publishes m again with Transport.Publish.
+	Republish func(ctx context.Context, tr bus.Transport, m bus.Message) error
 	// RedeliveryDelays are the redelivery tiers the suite configures. Nil means
 	// 20ms, 40ms.
 	RedeliveryDelays []time.Duration

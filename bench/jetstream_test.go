@@ -1,0 +1,443 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rampart-go/rampart/bus"
+	"github.com/rampart-go/rampart/bus/jetstream"
+	"github.com/rampart-go/rampart/idempotency"
+)
+
+// NATS JetStream, on an embedded server (in-process connection, file storage
+// in a temporary directory) and on the local server (RAMPART_TEST_NATS_URL,
+// default nats://127.0.0.1:4222), every library in the same run, into the same
+// kind of stream (Rampart's events stream: interest retention, file storage,
+// a durable consumer bound so that messages are kept) with messages of about
+// 120 bytes of JSON, each with a Nats-Msg-Id:
+//
+//   - publishing: raw nats.go synchronous (one PublishMsg at a time), raw
+//     nats.go asynchronous with 256 in flight (PublishMsgAsync,
+//     PublishAsyncMaxPending 256), the same with Rampart's envelope headers
+//     (+envelope), and Rampart's bus (envelope, JSON, each Publish waiting for
+//     its ack) from 256 concurrent publishers with MaxInFlight 256;
+//   - consuming a stream filled beforehand with the same messages (Rampart's
+//     envelope in headers): raw nats.go Consume with 256 messages pulled ahead
+//     and one ack per message; Rampart's bus through a typed handler (decode, an
+//     in-memory inbox, ack; 16 workers, prefetch 256).
+//
+// lib=rampart-transport publishes messages with the envelope encoded beforehand
+// through the transport alone, from 256 publishers: the transport's share of
+// the bus's cost. One op is one message: ns/op is the time per message, and
+// msg/s the rate. BENCH_PUBS sets the number of Rampart publishers;
+// BENCH_EMB_TCP=1 adds an embedded server reached over loopback TCP instead of
+// the in-process connection.
+
+const (
+	jsInFlight = 256
+	jsPrefetch = 256
+	jsWorkers  = 16
+)
+
+// jsEvent is the event of the JetStream benchmarks: about 120 bytes of JSON.
+type jsEvent struct {
+	CustomerID string `json:"customer_id"`
+	Email      string `json:"email"`
+	Name       string `json:"name"`
+	Plan       string `json:"plan"`
+	Seq        int    `json:"seq"`
+}
+
+func newJSEvent(i int) jsEvent {
+	id := fmt.Sprintf("%06d", i%1_000_000)
+	return jsEvent{CustomerID: "c-" + id, Email: "customer-" + id + "@example.com", Name: "Customer " + id, Plan: "gold", Seq: i}
+}
+
+var jsEventBody = func() []byte {
+	b, err := json.Marshal(newJSEvent(123))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+// jsServer is one server of the benchmarks: a Rampart transport with streams of
+// a prefix of its own, and a raw nats.go connection to the same server (on the
+// embedded server, the transport's own in-process connection).
+type jsServer struct {
+	name   string
+	prefix string
+	tr     *jetstream.Transport
+	nc     *nats.Conn
+}
+
+// jsServers returns the embedded server and, if it answers, the local one.
+func jsServers(b *testing.B) []jsServer {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	prefix := fmt.Sprintf("bench%08x", rand.Uint32())
+	emb, err := jetstream.Embedded(ctx, jetstream.EmbeddedOptions{DataDir: b.TempDir(), Options: jetstream.Options{Prefix: prefix, MaxInFlight: jsInFlight}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { emb.Close() })
+	servers := []jsServer{{name: "embedded", prefix: prefix, tr: emb, nc: emb.Conn()}}
+	if os.Getenv("BENCH_EMB_TCP") != "" {
+		emb2, err := jetstream.Embedded(ctx, jetstream.EmbeddedOptions{DataDir: b.TempDir(), Listen: "127.0.0.1:0", Options: jetstream.Options{Prefix: prefix, MaxInFlight: jsInFlight}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { emb2.Close() })
+		tcp, err := jetstream.Connect(ctx, emb2.ClientURL(), jetstream.Options{Prefix: prefix, MaxInFlight: jsInFlight})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { tcp.Close() })
+		servers = append(servers, jsServer{name: "embedded-tcp", prefix: prefix, tr: tcp, nc: tcp.Conn()})
+	}
+
+	raw := os.Getenv("RAMPART_TEST_NATS_URL")
+	if raw == "" {
+		raw = "nats://127.0.0.1:4222"
+	}
+	if u, err := url.Parse(raw); err == nil {
+		if c, err := net.DialTimeout("tcp", u.Host, 2*time.Second); err == nil {
+			c.Close()
+			ext, err := jetstream.Connect(ctx, raw, jetstream.Options{Prefix: prefix, MaxInFlight: jsInFlight})
+			if err != nil {
+				b.Fatal(err)
+			}
+			nc, err := nats.Connect(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() {
+				js, _ := natsjs.New(nc)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				for _, s := range []string{"_EVENTS", "_DLQ", "_REDELIVERY"} {
+					js.DeleteStream(ctx, prefix+s)
+				}
+				nc.Close()
+				ext.Close()
+			})
+			servers = append(servers, jsServer{name: "external", prefix: prefix, tr: ext, nc: nc})
+		} else {
+			b.Logf("NATS not reachable at %s (set RAMPART_TEST_NATS_URL): external server skipped", u.Host)
+		}
+	}
+	return servers
+}
+
+// jsRound is one run of a sub-benchmark: an event type and a subscription of its
+// own, whose durable consumer exists (and keeps the messages) before anything is
+// published.
+type jsRound struct {
+	s       jsServer
+	typ     string
+	subject string
+	sub     string
+}
+
+func newJSRound(b *testing.B, s jsServer) *jsRound {
+	b.Helper()
+	id := fmt.Sprintf("r%08x", rand.Uint32())
+	r := &jsRound{s: s, typ: "bench." + id + ".customer-created.v1", sub: id}
+	r.subject = jsSubject(s, r.typ)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := s.tr.Subscribe(ctx, bus.Subscription{Name: r.sub, EventTypes: []string{r.typ}, Prefetch: 1, AckWait: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.Close()
+	b.Cleanup(func() {
+		js, _ := natsjs.New(s.nc)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		js.DeleteConsumer(ctx, jsEventsStream(s), r.sub) // its messages go with it
+	})
+	return r
+}
+
+// jsSubject and jsEventsStream follow the transport's naming: stream
+// "<prefix>_EVENTS", subjects "<prefix>.events.<type>".
+func jsSubject(s jsServer, typ string) string { return s.prefix + ".events." + typ }
+func jsEventsStream(s jsServer) string        { return s.prefix + "_EVENTS" }
+
+// jsBus returns a bus on the server's transport, with the round's event type
+// registered and its subscription configured like the RabbitMQ benchmarks'.
+func jsBus(b *testing.B, r *jsRound, inbox bool) *bus.Bus {
+	b.Helper()
+	reg := bus.NewRegistry()
+	if err := bus.Register[jsEvent](reg, r.typ); err != nil {
+		b.Fatal(err)
+	}
+	o := bus.Options{Source: "/bench", Registry: reg,
+		Subscriptions: map[string]bus.SubscriptionOptions{r.sub: {Workers: jsWorkers, Prefetch: jsPrefetch}}}
+	if inbox {
+		o.Inbox = idempotency.NewMemory(idempotency.MemoryOptions{MaxEntries: 1 << 20})
+	}
+	bb, err := bus.New(r.s.tr, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { bb.Close() })
+	return bb
+}
+
+// jsEnvelopeHeader returns a function that builds the NATS header of Rampart's
+// envelope, with a new event ID (also the Nats-Msg-Id) each time.
+func jsEnvelopeHeader(b *testing.B, typ string) func() nats.Header {
+	b.Helper()
+	id, _ := bus.NewID()
+	m, err := bus.EncodeEnvelope(bus.Envelope{ID: id, Source: "/bench", Type: typ, Time: time.Now(),
+		DataContentType: "application/json", CorrelationID: id, Subject: "c-000123"}, jsEventBody)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func() nats.Header {
+		id, _ := bus.NewID()
+		h := make(nats.Header, len(m.Headers)+1)
+		for k, v := range m.Headers {
+			h[k] = []string{v}
+		}
+		h[bus.HeaderID] = []string{id}
+		h[bus.HeaderCorrelationID] = []string{id}
+		h[natsjs.MsgIDHeader] = []string{id}
+		return h
+	}
+}
+
+// jsFill publishes n messages with Rampart's envelope to the round's subject,
+// asynchronously, 256 in flight.
+func jsFill(b *testing.B, r *jsRound, n int) {
+	b.Helper()
+	js, err := natsjs.New(r.s.nc, natsjs.WithPublishAsyncMaxPending(jsInFlight))
+	if err != nil {
+		b.Fatal(err)
+	}
+	header := jsEnvelopeHeader(b, r.typ)
+	for range n {
+		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: r.subject, Header: header(), Data: jsEventBody},
+			natsjs.WithStallWait(time.Minute)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		b.Fatalf("fill: %d publishes not acknowledged after a minute", js.PublishAsyncPending())
+	}
+}
+
+func jsReportRate(b *testing.B, n int, elapsed time.Duration) {
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "msg/s")
+}
+
+func BenchmarkJetStreamPublish(b *testing.B) {
+	for _, s := range jsServers(b) {
+		b.Run("server="+s.name+"/lib=nats-sync", func(b *testing.B) {
+			r := newJSRound(b, s)
+			js, err := natsjs.New(s.nc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := range b.N {
+				if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: r.subject, Data: jsEventBody},
+					natsjs.WithMsgID(fmt.Sprintf("%s-%d", r.sub, i))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			jsReportRate(b, b.N, time.Since(start))
+		})
+		for _, envelope := range []bool{false, true} {
+			name := "nats-async"
+			if envelope {
+				name += "+envelope"
+			}
+			b.Run("server="+s.name+"/lib="+name, func(b *testing.B) {
+				r := newJSRound(b, s)
+				js, err := natsjs.New(s.nc, natsjs.WithPublishAsyncMaxPending(jsInFlight))
+				if err != nil {
+					b.Fatal(err)
+				}
+				header := jsEnvelopeHeader(b, r.typ)
+				b.ReportAllocs()
+				b.ResetTimer()
+				start := time.Now()
+				for i := range b.N {
+					m := &nats.Msg{Subject: r.subject, Data: jsEventBody}
+					var opts []natsjs.PublishOpt
+					if envelope {
+						m.Header = header()
+					} else {
+						opts = []natsjs.PublishOpt{natsjs.WithMsgID(fmt.Sprintf("%s-%d", r.sub, i))}
+					}
+					opts = append(opts, natsjs.WithStallWait(time.Minute))
+					if _, err := js.PublishMsgAsync(m, opts...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				select {
+				case <-js.PublishAsyncComplete():
+				case <-time.After(time.Minute):
+					b.Fatalf("%d publishes not acknowledged after a minute", js.PublishAsyncPending())
+				}
+				jsReportRate(b, b.N, time.Since(start))
+			})
+		}
+		b.Run("server="+s.name+"/lib=rampart-transport", func(b *testing.B) {
+			// The transport alone: messages with Rampart's envelope, encoded
+			// beforehand but for a new ID each, from 256 concurrent publishers.
+			r := newJSRound(b, s)
+			id, _ := bus.NewID()
+			tmpl, err := bus.EncodeEnvelope(bus.Envelope{ID: id, Source: "/bench", Type: r.typ, Time: time.Now(),
+				DataContentType: "application/json", CorrelationID: id, Subject: "c-000123"}, jsEventBody)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for range min(jsInFlight, b.N) {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						id, _ := bus.NewID()
+						m := tmpl.WithHeaders(map[string]string{bus.HeaderID: id, bus.HeaderCorrelationID: id})
+						m.ID = id
+						if err := s.tr.Publish(ctx, m); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			jsReportRate(b, b.N, time.Since(start))
+		})
+		b.Run("server="+s.name+"/lib=rampart", func(b *testing.B) {
+			r := newJSRound(b, s)
+			bb := jsBus(b, r, false)
+			ctx := context.Background()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			pubs := jsInFlight
+			if v, err := strconv.Atoi(os.Getenv("BENCH_PUBS")); err == nil {
+				pubs = v
+			}
+			for range min(pubs, b.N) {
+				wg.Go(func() {
+					for {
+						i := int(next.Add(1)) - 1
+						if i >= b.N {
+							return
+						}
+						if err := bb.Publish(ctx, newJSEvent(i)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			jsReportRate(b, b.N, time.Since(start))
+		})
+	}
+}
+
+func BenchmarkJetStreamConsume(b *testing.B) {
+	for _, s := range jsServers(b) {
+		b.Run("server="+s.name+"/lib=nats", func(b *testing.B) {
+			r := newJSRound(b, s)
+			jsFill(b, r, b.N)
+			js, err := natsjs.New(s.nc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			cons, err := js.Consumer(ctx, jsEventsStream(s), r.sub)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var handled atomic.Int64
+			done := make(chan struct{})
+			n := int64(b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			cc, err := cons.Consume(func(m natsjs.Msg) {
+				if err := m.Ack(); err != nil {
+					b.Error(err)
+				}
+				if handled.Add(1) == n {
+					close(done)
+				}
+			}, natsjs.PullMaxMessages(jsPrefetch))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cc.Stop()
+			select {
+			case <-done:
+			case <-time.After(2 * time.Minute):
+				b.Fatalf("%d of %d messages consumed after 2 minutes", handled.Load(), n)
+			}
+			jsReportRate(b, b.N, time.Since(start))
+		})
+		b.Run("server="+s.name+"/lib=rampart", func(b *testing.B) {
+			r := newJSRound(b, s)
+			bb := jsBus(b, r, true)
+			jsFill(b, r, b.N)
+			var handled atomic.Int64
+			done := make(chan struct{})
+			n := int64(b.N)
+			if err := bus.Handle(bb, r.sub, func(ctx context.Context, e jsEvent, m bus.Meta) error {
+				if handled.Add(1) == n {
+					close(done)
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			if err := bb.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			select {
+			case <-done:
+			case <-time.After(2 * time.Minute):
+				b.Fatalf("%d of %d messages handled after 2 minutes", handled.Load(), n)
+			}
+			jsReportRate(b, b.N, time.Since(start))
+			b.StopTimer()
+		})
+	}
+}

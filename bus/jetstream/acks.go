@@ -1,0 +1,30 @@
+package jetstream
+
+// ackQueueSize bounds the acknowledgements waiting for the ack pump; a worker
+// acking beyond it waits for room.
+const ackQueueSize = 4096
+
+// ackPump publishes the acknowledgements (+ACK) of every consumer of the
+// transport. Workers hand them over instead of publishing themselves: nats.go
+// holds the connection's lock while it writes to the socket, and a dozen
+// workers acking at once then spend their time waiting for it. One goroutine
+// publishing them one after the other does not. Before it returns at Close, it
+// publishes what is left.
+func (t *Transport) ackPump() {
+	defer t.wg.Done()
+	for {
+		select {
+		case reply := <-t.acks:
+			t.nc.Publish(reply, ackAck)
+		case <-t.done:
+			for {
+				select {
+				case reply := <-t.acks:
+					t.nc.Publish(reply, ackAck)
+				default:
+					return
+				}
+			}
+		}
+	}
+}

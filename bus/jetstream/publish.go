@@ -1,0 +1,173 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rampart-go/rampart/bus"
+)
+
+// Publish publishes each message to "<prefix>.events.<type>" with its ID as
+// Nats-Msg-Id, so that the server drops a message published again with the
+// same ID within the duplicate window, and returns once the events stream has
+// acknowledged every one. Messages go out without waiting for each other's
+// acknowledgements, up to Options.MaxInFlight over all callers; beyond it they
+// wait for room. An error may leave messages stored: publish them again with
+// the same IDs. The server drops an event that no subscription is bound to
+// (the events stream keeps a message only for interested consumers), so Publish
+// never returns [bus.ErrUnroutable].
+func (t *Transport) Publish(ctx context.Context, msgs ...bus.Message) error {
+	if t.closed.Load() {
+		return bus.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i := range msgs {
+		if err := checkType(msgs[i].Type); err != nil {
+			return err
+		}
+	}
+	if len(msgs) == 1 {
+		r := newPubReq(t.eventMsg(msgs[0]))
+		err := t.enqueue(ctx, r)
+		if err == nil {
+			err = t.wait(ctx, r)
+		}
+		if err != nil {
+			return fmt.Errorf("jetstream: publish %s %s: %w", msgs[0].Type, msgs[0].ID, err)
+		}
+		return nil
+	}
+	reqs := make([]*pubReq, len(msgs))
+	for i, m := range msgs {
+		reqs[i] = newPubReq(t.eventMsg(m))
+		if err := t.enqueue(ctx, reqs[i]); err != nil {
+			return fmt.Errorf("jetstream: publish %s %s: %w", m.Type, m.ID, err)
+		}
+	}
+	for i, r := range reqs {
+		if err := t.wait(ctx, r); err != nil {
+			return fmt.Errorf("jetstream: publish %s %s: %w", msgs[i].Type, msgs[i].ID, err)
+		}
+	}
+	return nil
+}
+
+// pubReq is one message for the publish pump, and its outcome. Requests are
+// pooled: one whose outcome its caller received goes back to the pool; one
+// whose caller gave up waiting does not, since its outcome may still come.
+type pubReq struct {
+	m    *nats.Msg
+	done chan error // the acknowledgement (nil) or the error; buffered
+}
+
+var pubReqs = sync.Pool{New: func() any { return &pubReq{done: make(chan error, 1)} }}
+
+func newPubReq(m *nats.Msg) *pubReq {
+	r := pubReqs.Get().(*pubReq)
+	r.m = m
+	return r
+}
+
+// eventMsg returns the NATS message that carries m on the events stream, with
+// its ID as Nats-Msg-Id.
+func (t *Transport) eventMsg(m bus.Message) *nats.Msg {
+	h := natsHeader(m.Headers, 1)
+	if m.ID != "" {
+		h[natsjs.MsgIDHeader] = []string{m.ID}
+	}
+	return &nats.Msg{Subject: t.names.eventSubject(m.Type), Header: h, Data: m.Body}
+}
+
+// natsHeader copies h into a NATS header with room for extra more entries.
+func natsHeader(h map[string]string, extra int) nats.Header {
+	nh := make(nats.Header, len(h)+extra)
+	vals := make([]string, 0, len(h))
+	for k, v := range h {
+		vals = append(vals, v)
+		nh[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	return nh
+}
+
+func (t *Transport) enqueue(ctx context.Context, r *pubReq) error {
+	select {
+	case t.pubq <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.done:
+		return bus.ErrClosed
+	}
+}
+
+func (t *Transport) wait(ctx context.Context, r *pubReq) error {
+	select {
+	case err := <-r.done:
+		r.m = nil
+		pubReqs.Put(r)
+		return t.mapErr(err)
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.done:
+		return bus.ErrClosed
+	}
+}
+
+// publishPump sends the queued messages one after the other without waiting
+// for their acknowledgements (PublishMsgAsync, at most Options.MaxInFlight
+// waiting), and the acknowledgement handlers hand each outcome to its caller.
+// Funnelling every caller through one goroutine keeps them from contending for
+// the connection's lock, which nats.go holds while it writes to the socket:
+// with hundreds of concurrent publishers that contention, not the server, sets
+// the pace.
+func (t *Transport) publishPump() {
+	defer t.wg.Done()
+	for {
+		var r *pubReq
+		select {
+		case r = <-t.pubq:
+		case <-t.done:
+			return
+		}
+		m := r.m
+		t.wmu.Lock()
+		t.waiting[m] = r // before publishing: the ack may come first
+		t.wmu.Unlock()
+		for {
+			// No options: the ID is in the header already, and the default stall
+			// wait (200ms) only bounds how long the pump waits before it checks
+			// whether the transport is closing.
+			_, err := t.js.PublishMsgAsync(m)
+			if errors.Is(err, natsjs.ErrTooManyStalledMsgs) && !t.closed.Load() {
+				continue // room comes with the next acknowledgement
+			}
+			if err != nil {
+				t.wmu.Lock()
+				delete(t.waiting, m)
+				t.wmu.Unlock()
+				r.done <- err
+			}
+			break
+		}
+	}
+}
+
+// acked hands the outcome of an asynchronous publish to its caller. It runs on
+// nats.go's goroutines: the ack handler, or the error handler (an error from
+// the stream, a timeout, a lost connection).
+func (t *Transport) acked(m *nats.Msg, err error) {
+	t.wmu.Lock()
+	r, ok := t.waiting[m]
+	delete(t.waiting, m)
+	t.wmu.Unlock()
+	if ok {
+		r.done <- err
+	}
+}
