@@ -6,7 +6,7 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: test vet race bench fuzz lint demo tidy
+.PHONY: test vet race bench fuzz lint demo chaos e2e
 
 test: vet race
 
@@ -38,3 +38,14 @@ lint: vet
 
 demo:
 	$(GO) run ./cmd/rampart demo
+
+# The failure rehearsal of the reference service: load, provider outages, latency
+# spikes and a restart; fails if any payment, reservation or e-mail is missing or doubled.
+CHAOS_DURATION ?= 60s
+chaos:
+	$(GO) run ./cmd/customers chaos -duration $(CHAOS_DURATION)
+
+# The dashboard in real headless Chromium (installs Debian's chromium if missing).
+e2e:
+	@command -v chromium >/dev/null || (apt-get update >/dev/null && apt-get install -y chromium >/dev/null)
+	RAMPART_BROWSER=1 RAMPART_SCREENSHOT=/tmp/dashboard.png $(GO) test -count=1 -run TestDashboardInChromium -v ./internal/customers/wiring/

@@ -1,0 +1,176 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rampart-go/rampart/bus"
+	"github.com/rampart-go/rampart/bus/memory"
+	"github.com/rampart-go/rampart/internal/customers/app"
+	"github.com/rampart-go/rampart/internal/customers/domain"
+	"github.com/rampart-go/rampart/internal/customers/providers"
+	"github.com/rampart-go/rampart/internal/customers/store"
+	"github.com/rampart-go/rampart/outbox"
+	"github.com/rampart-go/rampart/resilience"
+)
+
+// payments answers charges with what err and declined say, and counts them.
+type payments struct {
+	mu       sync.Mutex
+	err      error
+	declined bool
+	charges  map[string]int
+}
+
+func (p *payments) ProcessPayment(_ context.Context, req providers.PaymentRequest) (providers.Payment, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return providers.Payment{}, p.err
+	}
+	p.charges[req.OrderID]++
+	st := providers.PaymentSucceeded
+	if p.declined {
+		st = providers.PaymentDeclined
+	}
+	return providers.Payment{ID: "pay_" + req.OrderID, OrderID: req.OrderID, Status: st}, nil
+}
+
+func (p *payments) RefundPayment(context.Context, providers.RefundRequest) (providers.Refund, error) {
+	return providers.Refund{}, nil
+}
+
+func (p *payments) set(err error, declined bool) {
+	p.mu.Lock()
+	p.err, p.declined = err, declined
+	p.mu.Unlock()
+}
+
+func newService(t *testing.T) (*app.Service, *store.Store, *payments) {
+	t.Helper()
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := outbox.Migrate(t.Context(), st.DB(), outbox.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := app.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := memory.New()
+	t.Cleanup(func() { tr.Close() })
+	b, err := bus.New(tr, bus.Options{Source: "/test", Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &payments{charges: map[string]int{}}
+	svc, err := app.New(app.Config{Store: st, Events: b, Payments: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, st, p
+}
+
+func unsentTypes(t *testing.T, st *store.Store) []string {
+	t.Helper()
+	rows, err := st.DB().QueryContext(t.Context(), "SELECT event_type FROM rampart_outbox WHERE sent_at IS NULL ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestOrderPayments(t *testing.T) {
+	svc, st, pay := newService(t)
+	ctx := t.Context()
+	c, err := svc.CreateCustomer(ctx, domain.NewCustomerInput{Name: "Ann", Email: "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := domain.NewOrderInput{CustomerID: c.ID, Currency: "EUR", Items: []domain.Item{{ProductID: "a", Quantity: 1, PriceMinor: 100}}}
+
+	for _, tc := range []struct {
+		name       string
+		err        error
+		declined   bool
+		wantStatus string
+	}{
+		{"paid", nil, false, domain.PaymentSucceeded},
+		{"declined", nil, true, domain.PaymentDeclined},
+		{"refused", resilience.Permanent(&providers.Error{Kind: providers.ErrInvalidRequest}), false, domain.PaymentFailed},
+		{"provider down", &providers.Error{Kind: providers.ErrUnavailable}, false, domain.PaymentPending},
+		{"credentials refused", resilience.Permanent(&providers.Error{Kind: providers.ErrUnauthorized}), false, domain.PaymentPending},
+	} {
+		pay.set(tc.err, tc.declined)
+		o, err := svc.CreateOrder(ctx, in)
+		if err != nil {
+			t.Fatalf("%s: CreateOrder() = %v", tc.name, err)
+		}
+		if o.Payment.Status != tc.wantStatus {
+			t.Errorf("%s: payment %s; want %s", tc.name, o.Payment.Status, tc.wantStatus)
+		}
+		got, err := st.Order(ctx, o.ID)
+		if err != nil || got.Payment.Status != tc.wantStatus {
+			t.Errorf("%s: stored payment %s, %v; want %s", tc.name, got.Payment.Status, err, tc.wantStatus)
+		}
+	}
+
+	// The two pending orders are charged once the provider answers.
+	pay.set(nil, false)
+	n, err := svc.ChargePending(ctx, -time.Second, 10)
+	if err != nil || n != 2 {
+		t.Errorf("ChargePending() = %d, %v; want 2 orders charged", n, err)
+	}
+	if n, _ := svc.ChargePending(ctx, -time.Second, 10); n != 0 {
+		t.Errorf("ChargePending() again = %d; want 0", n)
+	}
+
+	want := []string{domain.CustomerCreatedType}
+	for range 5 {
+		want = append(want, domain.OrderCreatedType)
+	}
+	if got := unsentTypes(t, st); len(got) != len(want) || got[0] != want[0] || got[5] != want[5] {
+		t.Errorf("outbox = %v; want %v", got, want)
+	}
+}
+
+func TestNoEventWithoutChange(t *testing.T) {
+	svc, st, _ := newService(t)
+	ctx := t.Context()
+	c, err := svc.CreateCustomer(ctx, domain.NewCustomerInput{Name: "Ann", Email: "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateCustomer(ctx, domain.NewCustomerInput{Name: "Ann", Email: "ann@example.com"}); !errors.Is(err, domain.ErrConflict) {
+		t.Errorf("CreateCustomer(e-mail in use) = %v; want ErrConflict", err)
+	}
+	for i, wantChanged := range []bool{true, false} {
+		_, changed, err := svc.PromoteToVIP(ctx, c.ID)
+		if err != nil || changed != wantChanged {
+			t.Errorf("PromoteToVIP() #%d = %v, %v; want %v", i+1, changed, err, wantChanged)
+		}
+	}
+	got := unsentTypes(t, st)
+	if len(got) != 2 || got[0] != domain.CustomerCreatedType || got[1] != domain.CustomerPromotedToVipType {
+		t.Errorf("outbox = %v; want one CustomerCreated and one CustomerPromotedToVip (the conflict and the second promotion add none)", got)
+	}
+}

@@ -1,0 +1,109 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rampart-go/rampart/bus"
+	"github.com/rampart-go/rampart/internal/customers/providers"
+	"github.com/rampart-go/rampart/internal/customers/store"
+	"github.com/rampart-go/rampart/outbox"
+)
+
+// ErrUnavailable is matched by the errors of use cases that needed a provider
+// which could not be reached (its breaker open, say): the request may succeed
+// later.
+var ErrUnavailable = errors.New("app: a provider is unavailable")
+
+// Encoder builds the message of an event, as *bus.Bus does.
+type Encoder interface {
+	Encode(ctx context.Context, event any, opts ...bus.PublishOption) (bus.Message, error)
+}
+
+// Payments is what the service asks of the payment provider: a
+// *providers.PaymentClient.
+type Payments interface {
+	ProcessPayment(ctx context.Context, req providers.PaymentRequest) (providers.Payment, error)
+	RefundPayment(ctx context.Context, req providers.RefundRequest) (providers.Refund, error)
+}
+
+// Config configures a [Service]. Store, Events and Payments are required.
+type Config struct {
+	Store *store.Store
+	// Events encodes the events: the service's *bus.Bus, whose registry is
+	// [Events]().
+	Events Encoder
+	// Outbox is where the events are written. Nil means the default outbox
+	// (rampart_outbox).
+	Outbox *outbox.Outbox
+	// Notify is called after a transaction that added events commits: the
+	// relay's Notify, which publishes them at once. Nil means none: the relay
+	// finds them at its next poll.
+	Notify func()
+	// Payments charges and refunds orders.
+	Payments Payments
+	// ChargeTimeout bounds a charge made while a client waits (the rest waits
+	// for [Service.ChargePending]). Zero means 15s.
+	ChargeTimeout time.Duration
+	// Logger receives one record per change. Nil logs nothing.
+	Logger *slog.Logger
+}
+
+// Service runs the use cases. Build it with [New].
+type Service struct {
+	store    *store.Store
+	events   Encoder
+	outbox   *outbox.Outbox
+	notify   func()
+	payments Payments
+	chargeTO time.Duration
+	log      *slog.Logger
+}
+
+// New returns the service of cfg.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("app: Config.Store is required")
+	case cfg.Events == nil:
+		return nil, errors.New("app: Config.Events is required")
+	case cfg.Payments == nil:
+		return nil, errors.New("app: Config.Payments is required")
+	case cfg.ChargeTimeout < 0:
+		return nil, fmt.Errorf("app: Config.ChargeTimeout is %s; want ≥ 0", cfg.ChargeTimeout)
+	}
+	s := &Service{store: cfg.Store, events: cfg.Events, outbox: cfg.Outbox, notify: cfg.Notify,
+		payments: cfg.Payments, chargeTO: cfg.ChargeTimeout, log: cfg.Logger}
+	if s.outbox == nil {
+		var err error
+		if s.outbox, err = outbox.New(outbox.Options{}); err != nil {
+			return nil, err
+		}
+	}
+	if s.notify == nil {
+		s.notify = func() {}
+	}
+	if s.chargeTO == 0 {
+		s.chargeTO = 15 * time.Second
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s, nil
+}
+
+// emit writes event into the outbox in tx, with subject as the envelope's
+// subject (and ordering key): it is published if and only if tx commits.
+func (s *Service) emit(ctx context.Context, tx *store.Tx, event any, subject string) error {
+	msg, err := s.events.Encode(ctx, event, bus.WithSubject(subject))
+	if err != nil {
+		return fmt.Errorf("app: encode %T: %w", event, err)
+	}
+	if err := s.outbox.Add(ctx, tx.SQL(), msg); err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package wiring
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rampart-go/rampart/auth"
+)
+
+// devIssuer is the issuer of development tokens.
+const devIssuer = "customers-dev"
+
+// verifier returns the JWT verifier of the write endpoints: with s.JWKSURL, one
+// that checks tokens against the issuer's published keys; without, a
+// development key made now, with a token signed by it that is logged and
+// written to DataDir/dev-token, so that the quick start works with curl.
+func verifier(s Settings, log *slog.Logger) (v *auth.JWTVerifier, devToken string, err error) {
+	cfg := auth.JWTConfig{
+		Issuer:         s.JWTIssuer,
+		Audience:       s.JWTAudience,
+		Leeway:         30 * time.Second,
+		RequiredScopes: []string{s.JWTScope},
+		Realm:          "customers",
+		Logger:         log,
+	}
+	if s.JWKSURL != "" {
+		if cfg.Keys, err = auth.NewJWKS(auth.JWKSConfig{URL: s.JWKSURL}); err != nil {
+			return nil, "", fmt.Errorf("customers: -jwks-url: %w", err)
+		}
+		v, err = auth.NewJWTVerifier(cfg)
+		return v, "", err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, "", fmt.Errorf("customers: development key: %w", err)
+	}
+	kid := "dev-" + rand.Text()[:8]
+	if cfg.Issuer == "" {
+		cfg.Issuer = devIssuer
+	}
+	cfg.Keys = auth.StaticKeys{kid: {Algorithm: "ES256", Key: &key.PublicKey}}
+	cfg.Algorithms = []string{"ES256"}
+	if v, err = auth.NewJWTVerifier(cfg); err != nil {
+		return nil, "", err
+	}
+	now := time.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+		"iss": cfg.Issuer, "aud": cfg.Audience, "sub": "developer", "scope": s.JWTScope,
+		"iat": now.Unix(), "exp": now.Add(s.DevTokenTTL).Unix(),
+	})
+	tok.Header["kid"] = kid
+	if devToken, err = tok.SignedString(key); err != nil {
+		return nil, "", fmt.Errorf("customers: development token: %w", err)
+	}
+	file := filepath.Join(s.DataDir, "dev-token")
+	if err := os.WriteFile(file, []byte(devToken+"\n"), 0o600); err != nil {
+		return nil, "", fmt.Errorf("customers: development token: %w", err)
+	}
+	log.Warn("development mode: write endpoints accept tokens signed by a key made at start; set -jwks-url (CUSTOMERS_JWKS_URL) and -jwt-issuer for real tokens",
+		"token", devToken, "token_file", file, "expires", now.Add(s.DevTokenTTL).UTC().Format(time.RFC3339),
+		"usage", "curl -H \"Authorization: Bearer $(cat "+file+")\" ...")
+	return v, devToken, nil
+}
