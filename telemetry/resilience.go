@@ -174,7 +174,10 @@ func (t *Telemetry) registerGauges(m metric.Meter) error {
 		for _, b := range t.breakers {
 			observe(b)
 		}
-		for _, s := range t.sources {
+		t.srcMu.RLock()
+		sources := t.sources
+		t.srcMu.RUnlock()
+		for _, s := range sources {
 			for _, b := range s.Breakers() {
 				observe(b)
 			}

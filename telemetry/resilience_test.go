@@ -347,3 +347,24 @@ func TestNilTelemetry(t *testing.T) {
 		t.Errorf("Close = %v", err)
 	}
 }
+
+// A source added after New is reported from the next collection on.
+func TestAddBreakerSource(t *testing.T) {
+	r := newRig(t, telemetry.Options{})
+	if err := r.tel.AddBreakerSource(nil); err == nil {
+		t.Fatal("AddBreakerSource(nil) = nil, want an error")
+	}
+	late := resilience.Must(resilience.NewBreaker(resilience.BreakerOptions{Name: "late"}))
+	var reg resilience.Registry
+	if err := reg.Register(resilience.Must(resilience.NewPipeline(resilience.PipelineOptions{Name: "late"}, late))); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.tel.AddBreakerSource(&reg); err != nil {
+		t.Fatal(err)
+	}
+	late.Isolate()
+	got := gauges(t, r.metric(t, telemetry.MetricBreakerState))
+	if got["resilience.policy.name=late"] != 3 {
+		t.Errorf("resilience.breaker.state = %v, want late: 3 (isolated)", got)
+	}
+}

@@ -110,7 +110,8 @@ type Telemetry struct {
 	msgProcDur   metric.Float64Histogram
 
 	breakers  []*resilience.Breaker
-	sources   []BreakerSource
+	srcMu     sync.RWMutex
+	sources   []BreakerSource // guarded by srcMu: AddBreakerSource appends
 	bulkheads []*resilience.Bulkhead
 
 	eventSets   attrCache[eventKey]
@@ -221,12 +222,26 @@ func (t *Telemetry) instruments(m metric.Meter) error {
 		metric.WithDescription("Duration of processing operation."))
 	check(err)
 
-	if len(t.breakers) > 0 || len(t.sources) > 0 || len(t.bulkheads) > 0 {
-		check(t.registerGauges(m))
-	}
+	// The gauges' callback is registered even with nothing to report yet, so that
+	// AddBreakerSource can add breakers later; it runs only when a reader collects.
+	check(t.registerGauges(m))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("telemetry: creating instruments: %w", err)
 	}
+	return nil
+}
+
+// AddBreakerSource adds a source of circuit breakers to the breaker-state gauge,
+// from the next collection on. It is for breakers whose owner is built after the
+// Telemetry, such as an HTTP client that takes the Telemetry as its observer. It is
+// safe for concurrent use; a nil source is an error.
+func (t *Telemetry) AddBreakerSource(s BreakerSource) error {
+	if s == nil {
+		return errors.New("telemetry: AddBreakerSource: the source is nil")
+	}
+	t.srcMu.Lock()
+	t.sources = append(t.sources, s)
+	t.srcMu.Unlock()
 	return nil
 }
 
