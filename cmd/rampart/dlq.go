@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-go/rampart/bus"
+	"github.com/rampart-go/rampart/bus/jetstream"
 	"github.com/rampart-go/rampart/bus/rabbitmq"
 )
 
@@ -139,7 +140,16 @@ func (f *dlqFlags) open(ctx context.Context, c *cobra.Command) (bus.DeadLetterMa
 		}
 		return tr, func() { tr.Close() }, nil
 	case "jetstream":
-		return nil, nil, errors.New("dlq: --transport jetstream: not available yet (the JetStream transport does not manage dead letters yet)")
+		if url == "" {
+			url = "nats://127.0.0.1:4222"
+		}
+		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		tr, err := jetstream.Connect(dctx, url, jetstream.Options{Name: "rampart dlq", Prefix: f.prefix})
+		if err != nil {
+			return nil, nil, err
+		}
+		return tr, func() { tr.Close() }, nil
 	}
 	return nil, nil, flagError(c, "transport", "%q is not \"rabbitmq\" or \"jetstream\"", f.transport)
 }
