@@ -56,7 +56,7 @@ removes it from the dead-letter queue once the broker confirmed the copy.`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.transport, "transport", "rabbitmq", `broker: "rabbitmq" or "jetstream"`)
-	pf.StringVar(&f.url, "url", "", "broker URL (default $RAMPART_URL, else amqp://guest:guest@localhost:5672/)")
+	pf.StringVar(&f.url, "url", "", "broker URL (default $RAMPART_URL, else amqp://guest:guest@localhost:5672/ for rabbitmq and nats://127.0.0.1:4222 for jetstream)")
 	pf.StringVar(&f.prefix, "prefix", "rampart", "the transport's prefix of queue and stream names")
 
 	filters := func(c *cobra.Command) {
