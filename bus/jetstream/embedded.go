@@ -130,6 +130,8 @@ type embeddedServer struct {
 
 	mu  sync.Mutex
 	srv *server.Server
+
+	restarting sync.Mutex // one [Transport.RestartServer] at a time
 }
 
 // start starts a server and waits until it is ready, with JetStream.

@@ -40,9 +40,12 @@ func (s *Service) CreateOrder(ctx context.Context, in domain.NewOrderInput) (dom
 	s.notify()
 	s.log.InfoContext(ctx, "order created", "order_id", o.ID, "customer_id", o.CustomerID, "total_minor", o.TotalMinor, "currency", o.Currency)
 
-	// The order is committed: charge it even if the client goes away, within
-	// the charge timeout. What is not charged now is charged by ChargePending.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.chargeTO)
+	// The order is committed: charge it even if the client goes away, but do
+	// not keep the client waiting on a provider that does not answer (its
+	// retries included): after the request charge timeout the order is
+	// answered pending, and ChargePending charges it, once, with the same
+	// idempotency key.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.requestTO)
 	defer cancel()
 	return s.charge(cctx, o), nil
 }
@@ -69,15 +72,18 @@ func (s *Service) charge(ctx context.Context, o domain.Order) domain.Order {
 			"order_id", o.ID, "err", err)
 		return o
 	}
+	// Record the answer even when the charge's deadline is about to pass.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	var saved domain.Order
-	err = s.store.InTx(ctx, func(tx *store.Tx) error {
-		cur, err := tx.OrderForUpdate(ctx, o.ID)
+	err = s.store.InTx(rctx, func(tx *store.Tx) error {
+		cur, err := tx.OrderForUpdate(rctx, o.ID)
 		if err != nil {
 			return err
 		}
 		if cur.Payment.Status == domain.PaymentPending { // else another charge recorded it first
 			apply(&cur, time.Now())
-			if err := tx.UpdateOrderPayment(ctx, cur); err != nil {
+			if err := tx.UpdateOrderPayment(rctx, cur); err != nil {
 				return err
 			}
 		}

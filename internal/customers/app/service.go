@@ -45,8 +45,14 @@ type Config struct {
 	Notify func()
 	// Payments charges and refunds orders.
 	Payments Payments
-	// ChargeTimeout bounds a charge made while a client waits (the rest waits
-	// for [Service.ChargePending]). Zero means 15s.
+	// RequestChargeTimeout bounds the charge made while the client of
+	// [Service.CreateOrder] waits: when the provider has not answered by then,
+	// the order is answered with its payment pending and [Service.ChargePending]
+	// finishes the job (the charge is idempotent by order ID, so a late success
+	// and the background charge make one payment). Zero means 2s.
+	RequestChargeTimeout time.Duration
+	// ChargeTimeout bounds each charge of [Service.ChargePending], made with no
+	// client waiting. Zero means 15s.
 	ChargeTimeout time.Duration
 	// Logger receives one record per change. Nil logs nothing.
 	Logger *slog.Logger
@@ -54,13 +60,14 @@ type Config struct {
 
 // Service runs the use cases. Build it with [New].
 type Service struct {
-	store    *store.Store
-	events   Encoder
-	outbox   *outbox.Outbox
-	notify   func()
-	payments Payments
-	chargeTO time.Duration
-	log      *slog.Logger
+	store     *store.Store
+	events    Encoder
+	outbox    *outbox.Outbox
+	notify    func()
+	payments  Payments
+	chargeTO  time.Duration // a background charge
+	requestTO time.Duration // a charge while the client waits
+	log       *slog.Logger
 }
 
 // New returns the service of cfg.
@@ -74,9 +81,11 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("app: Config.Payments is required")
 	case cfg.ChargeTimeout < 0:
 		return nil, fmt.Errorf("app: Config.ChargeTimeout is %s; want ≥ 0", cfg.ChargeTimeout)
+	case cfg.RequestChargeTimeout < 0:
+		return nil, fmt.Errorf("app: Config.RequestChargeTimeout is %s; want ≥ 0", cfg.RequestChargeTimeout)
 	}
 	s := &Service{store: cfg.Store, events: cfg.Events, outbox: cfg.Outbox, notify: cfg.Notify,
-		payments: cfg.Payments, chargeTO: cfg.ChargeTimeout, log: cfg.Logger}
+		payments: cfg.Payments, chargeTO: cfg.ChargeTimeout, requestTO: cfg.RequestChargeTimeout, log: cfg.Logger}
 	if s.outbox == nil {
 		var err error
 		if s.outbox, err = outbox.New(outbox.Options{}); err != nil {
@@ -88,6 +97,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.chargeTO == 0 {
 		s.chargeTO = 15 * time.Second
+	}
+	if s.requestTO == 0 {
+		s.requestTO = 2 * time.Second
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -112,7 +112,7 @@ type Summary struct {
 	Counts        Counts
 	Disagreements []Disagreement
 	DeadLetters   []DeadLetter
-	Notes         []string // injections skipped, and why
+	Notes         []string // what the broker cuts did, injections skipped and why
 	Settled       time.Duration
 }
 
@@ -159,10 +159,20 @@ type rig struct {
 	svcCfg  *config.Config
 	addr    string
 
-	mu  sync.Mutex
-	srv *wiring.Server
-	url string
-	tok string
+	mu    sync.Mutex
+	srv   *wiring.Server
+	url   string
+	tok   string
+	notes []string
+}
+
+// note records a line of the summary and prints it.
+func (r *rig) note(format string, args ...any) {
+	n := fmt.Sprintf(format, args...)
+	r.mu.Lock()
+	r.notes = append(r.notes, n)
+	r.mu.Unlock()
+	fmt.Fprintf(r.cfg.Progress, "chaos: %s\n", n)
 }
 
 func (r *rig) current() (string, string) {
@@ -219,8 +229,10 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	client := &http.Client{Timeout: 15 * time.Second}
 	defer client.CloseIdleConnections()
 	d := &driver{client: client, target: r, tally: tally, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
-	notes, err := r.drive(ctx, d, tally)
-	sum.Notes = notes
+	err = r.drive(ctx, d, tally)
+	r.mu.Lock()
+	sum.Notes = append([]string(nil), r.notes...)
+	r.mu.Unlock()
 	if err != nil {
 		return sum, err
 	}
@@ -269,7 +281,9 @@ done:
 }
 
 // drive runs the load for cfg.Duration with the schedule, printing progress.
-func (r *rig) drive(ctx context.Context, d *driver, tally *tally) (notes []string, err error) {
+// A broker cut runs on a goroutine of its own, so that the load goes on while
+// the service is cut off from the broker.
+func (r *rig) drive(ctx context.Context, d *driver, tally *tally) error {
 	cfg := r.cfg
 	lctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
@@ -292,17 +306,13 @@ func (r *rig) drive(ctx context.Context, d *driver, tally *tally) (notes []strin
 			steps = append(steps, step{in.At, "restart: graceful shutdown, then a new service on the same data directory", func() error { return r.restart(ctx) }})
 		case BrokerCut:
 			steps = append(steps, step{in.At, "broker connection cut", func() error {
-				note, err := r.cutBroker(ctx)
-				if note != "" {
-					notes = append(notes, note)
-					fmt.Fprintf(cfg.Progress, "chaos: %s\n", note)
-				}
-				return err
+				wg.Go(func() { r.cutBroker(ctx, in.For) })
+				return nil
 			}})
 		default:
 			s, err := r.simulator(in.Kind)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			f := in.Faults
 			steps = append(steps, step{in.At, "inject " + in.String(), func() error { return s.SetFaults(f) }},
@@ -330,14 +340,14 @@ func (r *rig) drive(ctx context.Context, d *driver, tally *tally) (notes []strin
 			next++
 			fmt.Fprintf(cfg.Progress, "chaos: %5.1fs %s\n", time.Since(start).Seconds(), st.label)
 			if err := st.do(); err != nil {
-				return notes, fmt.Errorf("chaos: %s: %w", st.label, err)
+				return fmt.Errorf("chaos: %s: %w", st.label, err)
 			}
 		}
 		select {
 		case <-lctx.Done():
 			wg.Wait()
 			// Faults whose end falls after the load are cleared by the settle step.
-			return notes, nil
+			return nil
 		case <-progress.C:
 			t := tally.snapshot()
 			fmt.Fprintf(cfg.Progress, "chaos: %5.1fs %d sent, %d served, %d failed, %d dropped; %d customers, %d orders (%d pending at answer), %d promotions\n",
@@ -497,19 +507,32 @@ func (r *rig) restart(ctx context.Context) error {
 	return err
 }
 
-// cutBroker cuts the service's connections to the broker, or says why it
-// cannot.
-func (r *rig) cutBroker(ctx context.Context) (note string, err error) {
-	if r.cfg.Transport != "rabbitmq" {
-		return "broker connection cut skipped: the embedded JetStream server is not exposed by the service (the restart restarts it)", nil
-	}
+// cutBroker cuts the service's connections to the broker and notes what it
+// did, or why it could not: on RabbitMQ with rabbitmqctl close_all_connections;
+// on JetStream through the service (the embedded server is restarted on its
+// data directory after downtime, zero meaning 1s). A cut that fails is noted,
+// not fatal: the counts still tell whether the service kept its promises.
+func (r *rig) cutBroker(ctx context.Context, downtime time.Duration) {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(cctx, r.cfg.Rabbitmqctl, "close_all_connections", "chaos rehearsal").CombinedOutput()
-	if err != nil {
-		return fmt.Sprintf("broker connection cut failed: %s close_all_connections: %v: %s", r.cfg.Rabbitmqctl, err, strings.TrimSpace(string(out))), nil
+	if r.cfg.Transport == "rabbitmq" {
+		out, err := exec.CommandContext(cctx, r.cfg.Rabbitmqctl, "close_all_connections", "chaos rehearsal").CombinedOutput()
+		if err != nil {
+			r.note("broker connection cut failed: %s close_all_connections: %v: %s", r.cfg.Rabbitmqctl, err, strings.TrimSpace(string(out)))
+			return
+		}
+		r.note("broker connection cut: RabbitMQ closed every connection (rabbitmqctl close_all_connections)")
+		return
 	}
-	return "", nil
+	if downtime <= 0 {
+		downtime = time.Second
+	}
+	what, err := r.server().CutBrokerConnection(cctx, downtime)
+	if err != nil {
+		r.note("broker connection cut failed: %v", err)
+		return
+	}
+	r.note("broker connection cut: %s", what)
 }
 
 // collect reads the facts: the database's customers and orders, the

@@ -10,8 +10,9 @@ import (
 	"github.com/rampart-go/rampart/internal/customers/providers"
 )
 
-// TestRun is a short rehearsal: a payments outage and a restart under load,
-// after which every count agrees.
+// TestRun is a short rehearsal: a payments outage, a restart and a broker
+// connection cut (the embedded JetStream server restarted) under load, after
+// which every count agrees.
 func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a rehearsal takes seconds")
@@ -25,6 +26,7 @@ func TestRun(t *testing.T) {
 		Schedule: []chaos.Injection{
 			{At: 1 * time.Second, For: 2 * time.Second, Kind: chaos.PaymentFaults, Faults: providers.Faults{Outage: true}},
 			{At: 4 * time.Second, Kind: chaos.Restart},
+			{At: 5 * time.Second, For: 500 * time.Millisecond, Kind: chaos.BrokerCut},
 		},
 		SettleTimeout: 15 * time.Second,
 		Progress:      &out,
@@ -45,9 +47,13 @@ func TestRun(t *testing.T) {
 	if c.PendingOrders != 0 || len(sum.Disagreements) != 0 {
 		t.Errorf("Run() left %d orders pending and %d disagreements", c.PendingOrders, len(sum.Disagreements))
 	}
-	for _, want := range []string{"inject payments outage", "restarted in", "chaos: PASS"} {
+	for _, want := range []string{"inject payments outage", "restarted in",
+		"note: broker connection cut: embedded JetStream server stopped", "reconnected", "chaos: PASS"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	if strings.Contains(out.String(), "skipped") || strings.Contains(out.String(), "cut failed") {
+		t.Errorf("the broker connection cut was not made")
 	}
 }

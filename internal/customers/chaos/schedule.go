@@ -19,8 +19,10 @@ const (
 	InventoryFaults Kind = "inventory"
 	EmailFaults     Kind = "email"
 	// BrokerCut cuts the service's connections to the broker: on RabbitMQ with
-	// rabbitmqctl close_all_connections; on the embedded JetStream server it is
-	// skipped with a note (the service does not expose its transport).
+	// rabbitmqctl close_all_connections; on the embedded JetStream server by
+	// stopping the server and starting it again on its data directory after
+	// Injection.For (zero means 1s), through [wiring.Server.CutBrokerConnection].
+	// The load goes on meanwhile.
 	BrokerCut Kind = "broker-cut"
 	// Restart shuts the service down gracefully and starts a new one on the same
 	// data directory, address and simulators.
@@ -30,7 +32,7 @@ const (
 // Injection is one fault of the schedule.
 type Injection struct {
 	At     time.Duration    // from the start of the load
-	For    time.Duration    // how long faults last; ignored by BrokerCut and Restart
+	For    time.Duration    // how long faults last; the embedded broker's downtime for BrokerCut; ignored by Restart
 	Kind   Kind             //
 	Faults providers.Faults // for PaymentFaults, InventoryFaults, EmailFaults
 }

@@ -125,6 +125,7 @@ func (s *Server) startBus(ctx context.Context, cfg config.BusConfig, tel *teleme
 	}
 	s.onClose("bus transport", func(context.Context) error { return tr.Close() })
 	s.dlq, _ = tr.(bus.DeadLetterReader)
+	s.bus = tr
 	s.log.Info("bus: "+desc, "replace_with", "bus.transport and bus.url in the config file, or RAMPART_BUS__TRANSPORT=rabbitmq|jetstream and RAMPART_BUS__URL")
 
 	opts, err := cfg.Options(nil)

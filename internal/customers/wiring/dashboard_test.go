@@ -105,8 +105,8 @@ func TestDashboard(t *testing.T) {
 		if totals := subs["welcome-email"]["totals"].(map[string]any); totals["acked"].(float64) != 2 {
 			t.Errorf("welcome-email totals = %v; want 2 acked", totals)
 		}
-		if dl := r.body["dead_letters"].(map[string]any); dl["readable"] != true || dl["replayable"] != false {
-			t.Errorf("dead_letters = %v; want readable, not replayable on JetStream", dl)
+		if dl := r.body["dead_letters"].(map[string]any); dl["readable"] != true || dl["replayable"] != true {
+			t.Errorf("dead_letters = %v; want readable and replayable on JetStream", dl)
 		}
 		if _, ok := r.body["outbox"].(map[string]any)["unsent"]; !ok {
 			t.Errorf("state lacks the outbox backlog: %s", r.raw)
@@ -116,9 +116,9 @@ func TestDashboard(t *testing.T) {
 	t.Run("replay", func(t *testing.T) {
 		const path = "/dashboard/api/deadletters/reserve-inventory/replay"
 		s.call("POST", path, nil, false).want(t, "replay without a token", http.StatusUnauthorized)
-		r := s.call("POST", path, nil, true).want(t, "replay on JetStream", http.StatusNotImplemented)
-		if r.str("error") != "replay not supported by this transport" {
-			t.Errorf("replay on JetStream: %s", r.raw)
+		r := s.call("POST", path, nil, true).want(t, "replay on JetStream", http.StatusOK)
+		if n, _ := r.body["replayed"].(float64); n != 1 {
+			t.Errorf("replay on JetStream = %s; want 1 replayed", r.raw)
 		}
 		s.call("POST", "/dashboard/api/deadletters/nope/replay", nil, true).want(t, "replay of an unknown subscription", http.StatusNotFound)
 	})

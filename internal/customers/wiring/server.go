@@ -33,6 +33,7 @@ type Server struct {
 	recorder *stats.Recorder
 	breakers *breakerSet
 	dlq      bus.DeadLetterReader // nil when the transport cannot list its dead letters
+	bus      bus.Transport        // for CutBrokerConnection
 
 	closers  []closer   // in the order started; stopped in reverse
 	failed   chan error // a fatal error of the HTTP server

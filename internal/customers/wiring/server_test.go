@@ -308,15 +308,25 @@ func testSimulators() wiring.SimulatorOptions {
 }
 
 // TestPaymentProviderDown: an order created while the payment provider is down
-// is answered pending, and charged once, in the background, when it is back.
+// is answered pending within about 2s (the in-request charge is bounded; the
+// payment client's retries, honouring Retry-After, would take longer), and
+// charged once, in the background, when the provider is back.
 func TestPaymentProviderDown(t *testing.T) {
 	opts := testSimulators()
-	opts.Payments.Faults = providers.Faults{Outage: true, RetryAfter: -1}
+	// Retry-After 1s: the payment client retries, and would keep the client
+	// waiting about 3s in all (a longer one makes it give up at once).
+	opts.Payments.Faults = providers.Faults{Outage: true, RetryAfter: time.Second}
 	s := start(t, wiring.Settings{Simulators: opts, ChargeInterval: 100 * time.Millisecond})
 	sims := s.Simulators()
 	c := s.call("POST", "/customers", map[string]any{"name": "Di", "email": "di@example.com"}, true).want(t, "POST /customers", http.StatusCreated)
+	began := time.Now()
 	r := s.call("POST", "/orders", map[string]any{"customer_id": c.str("id"), "currency": "EUR", "items": []any{
 		map[string]any{"product_id": "sku-1", "quantity": 1, "price_minor": 100}}}, true).want(t, "POST /orders during an outage", http.StatusCreated)
+	if d := time.Since(began); d > 2800*time.Millisecond {
+		t.Errorf("POST /orders during a payments outage answered after %s; want within the 2s charge bound (2.8s)", d.Round(time.Millisecond))
+	} else {
+		t.Logf("POST /orders during a payments outage answered after %s", d.Round(time.Millisecond))
+	}
 	id := r.str("id")
 	if r.str("status") != "pending_payment" || r.str("payment.status") != "pending" {
 		t.Fatalf("order created during an outage: %s; want pending", r.raw)
