@@ -21,6 +21,7 @@ import (
 
 	"github.com/rampart-go/rampart/bus"
 	"github.com/rampart-go/rampart/bus/memory"
+	"github.com/rampart-go/rampart/internal/sqldb/sqldbtest"
 	"github.com/rampart-go/rampart/internal/testenv"
 	"github.com/rampart-go/rampart/outbox"
 	"github.com/rampart-go/rampart/resilience"
@@ -117,21 +118,10 @@ func newEnv(t testing.TB, be backend) *env {
 	return e
 }
 
-// sqliteDSN is the recommended way to open a SQLite database for the outbox: WAL,
-// a busy timeout, and write transactions that take the lock at BEGIN.
-func sqliteDSN(path string) string {
-	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
-}
-
-func openSQL(t testing.TB, driver, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+var (
+	sqliteDSN = sqldbtest.SQLiteDSN
+	openSQL   = sqldbtest.OpenSQL
+)
 
 func openPool(t testing.TB, dsn string) *pgxpool.Pool {
 	t.Helper()

@@ -64,7 +64,7 @@ func newFileLock(db database, table, owner string, ttl time.Duration) *fileLock 
 func (l *fileLock) acquire(ctx context.Context) (bool, error) {
 	start := time.Since(l.epoch)
 	now := time.Now()
-	n, err := l.db.exec(ctx, `INSERT INTO `+l.table+` (id, owner, acquired_at, expires_at) VALUES (1, $1, $2, $3)
+	n, err := l.db.Exec(ctx, `INSERT INTO `+l.table+` (id, owner, acquired_at, expires_at) VALUES (1, $1, $2, $3)
 ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
 	acquired_at = CASE WHEN `+l.table+`.owner = excluded.owner THEN `+l.table+`.acquired_at ELSE excluded.acquired_at END
 WHERE `+l.table+`.owner = excluded.owner OR `+l.table+`.expires_at <= $2`,
@@ -89,7 +89,7 @@ func (l *fileLock) deadline() time.Time { return l.epoch.Add(time.Duration(l.unt
 // holder returns a *LockedError naming the relay that holds the lock.
 func (l *fileLock) holder(ctx context.Context) error {
 	e := &LockedError{Table: l.table}
-	r, err := l.db.query(ctx, `SELECT owner, expires_at FROM `+l.table+` WHERE id = 1`)
+	r, err := l.db.Query(ctx, `SELECT owner, expires_at FROM `+l.table+` WHERE id = 1`)
 	if err != nil {
 		return errors.Join(e, err)
 	}
@@ -106,6 +106,6 @@ func (l *fileLock) holder(ctx context.Context) error {
 // release deletes the lock row if it is ours.
 func (l *fileLock) release(ctx context.Context) error {
 	l.until.Store(0)
-	_, err := l.db.exec(ctx, `DELETE FROM `+l.table+` WHERE id = 1 AND owner = $1`, l.owner)
+	_, err := l.db.Exec(ctx, `DELETE FROM `+l.table+` WHERE id = 1 AND owner = $1`, l.owner)
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rampart-go/rampart/bus"
+	"github.com/rampart-go/rampart/internal/sqldb"
 	"github.com/rampart-go/rampart/resilience"
 )
 
@@ -211,7 +212,7 @@ func NewRelay(db *sql.DB, pub Publisher, opts RelayOptions) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newRelay(sqlDB{db}, d, pub, opts)
+	return newRelay(sqlDB{sqldb.NewSQL(db)}, d, pub, opts)
 }
 
 // NewPgxRelay is [NewRelay] for a pgx pool (PostgreSQL). opts.Dialect is ignored.
@@ -220,7 +221,7 @@ func NewPgxRelay(pool *pgxpool.Pool, pub Publisher, opts RelayOptions) (*Relay, 
 	if pool == nil {
 		return nil, errors.New("outbox: NewPgxRelay: pool is nil")
 	}
-	return newRelay(pgxDB{pool}, Postgres, pub, opts)
+	return newRelay(pgxDB{sqldb.NewPgx(pool)}, Postgres, pub, opts)
 }
 
 func newRelay(db database, d Dialect, pub Publisher, opts RelayOptions) (*Relay, error) {

@@ -101,9 +101,9 @@ func (s *store) claim(ctx context.Context, limit int, lease time.Duration) ([]ro
 		err error
 	)
 	if s.dialect == Postgres {
-		r, err = s.db.query(ctx, s.claimSQL, int64(limit), millis(lease), s.owner)
+		r, err = s.db.Query(ctx, s.claimSQL, int64(limit), millis(lease), s.owner)
 	} else {
-		r, err = s.db.query(ctx, s.claimSQL, time.Now().UnixMilli(), int64(limit))
+		r, err = s.db.Query(ctx, s.claimSQL, time.Now().UnixMilli(), int64(limit))
 	}
 	if err != nil {
 		return nil, err
@@ -141,19 +141,19 @@ func (s *store) markSent(ctx context.Context, seqs []int64) (int64, error) {
 		return 0, nil
 	}
 	if s.dialect == Postgres {
-		return s.db.exec(ctx, s.markSQL, seqs, s.owner)
+		return s.db.Exec(ctx, s.markSQL, seqs, s.owner)
 	}
-	return s.db.exec(ctx, s.markSQL, time.Now().UnixMilli(), seqList(seqs))
+	return s.db.Exec(ctx, s.markSQL, time.Now().UnixMilli(), seqList(seqs))
 }
 
 // fail records a failed publication of row seq: it is not tried again for delay.
 func (s *store) fail(ctx context.Context, seq int64, delay time.Duration, cause error) error {
 	msg := errorText(cause)
 	if s.dialect == Postgres {
-		_, err := s.db.exec(ctx, s.failSQL, seq, millis(delay), msg, s.owner)
+		_, err := s.db.Exec(ctx, s.failSQL, seq, millis(delay), msg, s.owner)
 		return err
 	}
-	_, err := s.db.exec(ctx, s.failSQL, seq, time.Now().Add(delay).UnixMilli(), msg)
+	_, err := s.db.Exec(ctx, s.failSQL, seq, time.Now().Add(delay).UnixMilli(), msg)
 	return err
 }
 
@@ -162,16 +162,16 @@ func (s *store) release(ctx context.Context, seqs []int64) error {
 	if len(seqs) == 0 || s.dialect != Postgres {
 		return nil
 	}
-	_, err := s.db.exec(ctx, s.releaseSQL, seqs, s.owner)
+	_, err := s.db.Exec(ctx, s.releaseSQL, seqs, s.owner)
 	return err
 }
 
 // cleanup deletes up to limit rows sent more than retention ago.
 func (s *store) cleanup(ctx context.Context, retention time.Duration, limit int) (int64, error) {
 	if s.dialect == Postgres {
-		return s.db.exec(ctx, s.cleanupSQL, millis(retention), int64(limit))
+		return s.db.Exec(ctx, s.cleanupSQL, millis(retention), int64(limit))
 	}
-	return s.db.exec(ctx, s.cleanupSQL, time.Now().Add(-retention).UnixMilli(), int64(limit))
+	return s.db.Exec(ctx, s.cleanupSQL, time.Now().Add(-retention).UnixMilli(), int64(limit))
 }
 
 // seqList is seqs as a JSON array, for SQLite's json_each.

@@ -15,6 +15,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/rampart-go/rampart/idempotency/sqlinbox"
+	"github.com/rampart-go/rampart/internal/sqldb/sqldbtest"
 	"github.com/rampart-go/rampart/internal/testenv"
 )
 
@@ -89,21 +90,10 @@ func newEnv(t testing.TB, be backend, opts sqlinbox.Options) *env {
 	return e
 }
 
-// sqliteDSN opens SQLite the recommended way: WAL, a busy timeout, and write
-// transactions that take the lock at BEGIN.
-func sqliteDSN(path string) string {
-	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
-}
-
-func openSQL(t testing.TB, driver, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+var (
+	sqliteDSN = sqldbtest.SQLiteDSN
+	openSQL   = sqldbtest.OpenSQL
+)
 
 // effects counts the handler's writes for message id.
 func (e *env) effects(id string) int {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rampart-go/rampart/idempotency"
+	"github.com/rampart-go/rampart/internal/sqldb"
 )
 
 // Options configure a [Store]. The zero value keeps the inbox in table
@@ -49,7 +50,7 @@ type Options struct {
 // bytes). The store starts no goroutine and has nothing to close; it does not own
 // the database. A Store is safe for concurrent use.
 type Store struct {
-	db        database
+	db        sqldb.DB
 	dialect   Dialect
 	prefix    string
 	table     string
@@ -66,11 +67,12 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlinbox: New: db is nil")
 	}
-	d, err := detectDialect(db, opts.Dialect)
+	d, err := sqldb.Detect(db, opts.Dialect, "sqlinbox: Options.Dialect: unknown dialect %d",
+		"sqlinbox: cannot tell the SQL dialect of driver %s; set Options.Dialect")
 	if err != nil {
 		return nil, err
 	}
-	return newStore(sqlDB{sqlQ{db}, db}, d, opts)
+	return newStore(sqldb.NewSQL(db), d, opts)
 }
 
 // NewPgx returns a store of the inbox in a pgx pool (PostgreSQL). It does not
@@ -79,11 +81,11 @@ func NewPgx(pool *pgxpool.Pool, opts Options) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("sqlinbox: NewPgx: pool is nil")
 	}
-	return newStore(pgxDB{pgxQ{pool}, pool}, Postgres, opts)
+	return newStore(sqldb.NewPgx(pool), Postgres, opts)
 }
 
-func newStore(db database, d Dialect, opts Options) (*Store, error) {
-	prefix, err := checkPrefix(opts.TablePrefix)
+func newStore(db sqldb.DB, d Dialect, opts Options) (*Store, error) {
+	prefix, err := sqldb.CheckPrefix("sqlinbox", "Options.TablePrefix", opts.TablePrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +189,7 @@ func (s *Store) Claim(ctx context.Context, k idempotency.Key, lease time.Duratio
 	s.maybeCleanup(ctx)
 	tok := idempotency.Token(rand.Text())
 	for range claimRetries {
-		n, err := s.db.exec(ctx, s.claimSQL, s.params(k, string(tok), s.dur(lease))...)
+		n, err := s.db.Exec(ctx, s.claimSQL, s.params(k, string(tok), s.dur(lease))...)
 		if err != nil {
 			return 0, "", s.wrap("claim", k, err)
 		}
@@ -195,7 +197,7 @@ func (s *Store) Claim(ctx context.Context, k idempotency.Key, lease time.Duratio
 			return idempotency.Claimed, tok, nil
 		}
 		var done, live bool
-		found, err := s.db.queryRow(ctx, s.stateSQL, s.params(k), &done, &live)
+		found, err := s.db.QueryRow(ctx, s.stateSQL, s.params(k), &done, &live)
 		if err != nil {
 			return 0, "", s.wrap("claim", k, err)
 		}
@@ -229,7 +231,7 @@ func (s *Store) compareAnd(ctx context.Context, op, q string, k idempotency.Key,
 		return idempotency.ErrNotClaimed
 	}
 	args := s.params(k, append([]any{string(t)}, extra...)...)
-	n, err := s.db.exec(ctx, q, args...)
+	n, err := s.db.Exec(ctx, q, args...)
 	if err != nil {
 		return s.wrap(op, k, err)
 	}
@@ -248,9 +250,9 @@ func (s *Store) Cleanup(ctx context.Context) (int64, error) {
 		err error
 	)
 	if s.dialect == Postgres {
-		n, err = s.db.exec(ctx, s.cleanupSQL, int64(cleanupBatch))
+		n, err = s.db.Exec(ctx, s.cleanupSQL, int64(cleanupBatch))
 	} else {
-		n, err = s.db.exec(ctx, s.cleanupSQL, int64(cleanupBatch), time.Now().UnixNano())
+		n, err = s.db.Exec(ctx, s.cleanupSQL, int64(cleanupBatch), time.Now().UnixNano())
 	}
 	if err != nil {
 		return n, fmt.Errorf("sqlinbox: cleanup of %s: %w", s.table, err)
