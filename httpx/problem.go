@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -97,6 +99,36 @@ func (p *Problem) MarshalJSON() ([]byte, error) {
 		delete(m, "status")
 	}
 	return json.Marshal(m)
+}
+
+// WriteProblem answers p as an RFC 9457 problem: status p.Status, Content-Type
+// application/problem+json and a JSON body with the standard members and, at the
+// top level, p.Extensions (such as "errors": field errors), which [ParseProblem]
+// reads back. A zero Status is 500, an empty Type "about:blank", and an empty
+// Title the status's text. It sets Content-Length and leaves the other headers,
+// such as Cache-Control, to the caller.
+func WriteProblem(w http.ResponseWriter, p Problem) {
+	if p.Status == 0 {
+		p.Status = http.StatusInternalServerError
+	}
+	if p.Type == "" {
+		p.Type = "about:blank"
+	}
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
+	data, err := json.Marshal(&p)
+	if err != nil {
+		// An extension that does not encode: answer the standard members alone.
+		p.Extensions = nil
+		data, _ = json.Marshal(&p)
+	}
+	data = append(data, '\n')
+	h := w.Header()
+	h.Set("Content-Type", ProblemContentType)
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(data)
 }
 
 // String returns the problem's title and detail, for messages.

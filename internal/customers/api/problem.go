@@ -19,7 +19,9 @@ const (
 	ProblemUnavailable = "https://customers.rampart.invalid/problems/provider-unavailable"
 )
 
-// Problem is an RFC 9457 problem details object as the API writes it.
+// Problem is an RFC 9457 problem details object as the API writes it: what
+// writeProblem turns into an httpx.Problem. Instance and RequestID come from the
+// request.
 type Problem struct {
 	Type      string              `json:"type"`
 	Title     string              `json:"title"`
@@ -30,23 +32,21 @@ type Problem struct {
 	RequestID string              `json:"request_id,omitempty"`
 }
 
-// writeProblem answers p, completed with the request's path and ID.
+// writeProblem answers p, completed with the request's path and ID, through
+// httpx.WriteProblem.
 func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
-	if p.Title == "" {
-		p.Title = http.StatusText(p.Status)
+	hp := httpx.Problem{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail, Instance: r.URL.Path}
+	if len(p.Errors) > 0 {
+		hp.Extensions = map[string]any{"errors": p.Errors}
 	}
-	if p.Type == "" {
-		p.Type = "about:blank"
+	if id := httpx.RequestIDFromContext(r.Context()); id != "" {
+		if hp.Extensions == nil {
+			hp.Extensions = map[string]any{}
+		}
+		hp.Extensions["request_id"] = id
 	}
-	p.Instance = r.URL.Path
-	p.RequestID = httpx.RequestIDFromContext(r.Context())
-	data, _ := json.Marshal(p)
-	h := w.Header()
-	h.Set("Content-Type", httpx.ProblemContentType)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(data)+1))
-	w.WriteHeader(p.Status)
-	_, _ = w.Write(append(data, '\n'))
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteProblem(w, hp)
 }
 
 // writeJSON answers v as JSON with status.

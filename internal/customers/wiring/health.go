@@ -78,10 +78,8 @@ func newChecker(cfg config.HealthConfig, st *store.Store, tr bus.Transport, clie
 				return health.Result{}, err
 			}
 			r := health.Result{ObservedValue: b.Unsent, ObservedUnit: "events"}
-			if !b.Oldest.IsZero() {
-				if age := time.Since(b.Oldest); age > time.Minute {
-					r.Status, r.Output = health.StatusWarn, fmt.Sprintf("the oldest unpublished event is %s old", age.Round(time.Second))
-				}
+			if age := b.Age(time.Now()); age > time.Minute {
+				r.Status, r.Output = health.StatusWarn, fmt.Sprintf("the oldest unpublished event is %s old", age.Round(time.Second))
 			}
 			return r, nil
 		}})
