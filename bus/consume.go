@@ -117,22 +117,32 @@ func (s *subscription) receive() (*tracked, bool) {
 
 // worker receives and handles deliveries one at a time.
 func (s *subscription) worker(i int) {
+	ctx, cancel := s.workerCtx()
+	defer cancel()
 	for {
 		t, ok := s.receive()
 		if !ok {
 			return
 		}
-		s.run(i, t)
+		s.run(ctx, i, t)
 	}
 }
 
+// workerCtx returns the parent of the handler contexts of one worker: the
+// handlers' context, through a cancel context of the worker's own, so that the
+// per-message contexts derived from it (the timeout's) register with it rather
+// than all with the bus's single handlers' context and its lock.
+func (s *subscription) workerCtx() (context.Context, context.CancelFunc) {
+	return context.WithCancel(s.b.hctx)
+}
+
 // run handles t on worker i, unless the subscription stopped receiving meanwhile.
-func (s *subscription) run(i int, t *tracked) {
+func (s *subscription) run(ctx context.Context, i int, t *tracked) {
 	s.slots[i].Store(t) // before the check: a shutdown that misses t here sees it in the slot
 	if s.fetchCtx.Err() != nil {
 		s.requeue(t)
 	} else {
-		s.process(t)
+		s.process(ctx, t)
 	}
 	s.slots[i].Store(nil)
 }
@@ -173,8 +183,10 @@ func (s *subscription) dispatch() {
 
 // orderedWorker handles the deliveries dispatched to worker i, in order.
 func (s *subscription) orderedWorker(i int) {
+	ctx, cancel := s.workerCtx()
+	defer cancel()
 	for t := range s.queues[i] {
-		s.run(i, t)
+		s.run(ctx, i, t)
 	}
 }
 
@@ -255,15 +267,15 @@ var (
 
 // process runs one delivery through decoding, the middleware and the failure
 // policy, and settles it. The observer, if any, sees it from the decoded envelope
-// to the settlement.
-func (s *subscription) process(t *tracked) {
+// to the settlement. ctx is the worker's context (see workerCtx), cancelled with
+// the handlers' context.
+func (s *subscription) process(ctx context.Context, t *tracked) {
 	msg := t.d.Message()
 	env, err := DecodeEnvelope(msg, DecodeOptions{MaxBodySize: s.b.maxBody})
 	if err != nil {
-		s.deadLetterUndecodable(s.b.hctx, t, msg, Envelope{}, ReasonUndecodable, err)
+		s.deadLetterUndecodable(ctx, t, msg, Envelope{}, ReasonUndecodable, err)
 		return
 	}
-	ctx := s.b.hctx
 	var end func(error)
 	if obs := s.b.opts.Observer; obs != nil {
 		ctx, end = obs.ObserveProcess(ctx, ProcessInfo{System: s.b.system, Subscription: s.name, EventType: env.Type,

@@ -106,13 +106,15 @@ func EncodeEnvelope(e Envelope, body []byte) (Message, error) {
 	if e.Attempt == 0 {
 		e.Attempt = 1
 	}
-	h := make(map[string]string, 12)
+	ts := e.Time.UTC().Format(time.RFC3339Nano)
+	attempt := strconv.Itoa(e.Attempt)
+	h := make(map[string]string, 13)
 	h[HeaderSpecVersion] = e.SpecVersion
 	h[HeaderID] = e.ID
 	h[HeaderSource] = e.Source
 	h[HeaderType] = e.Type
-	h[HeaderTime] = e.Time.UTC().Format(time.RFC3339Nano)
-	h[HeaderAttempt] = strconv.Itoa(e.Attempt)
+	h[HeaderTime] = ts
+	h[HeaderAttempt] = attempt
 	setIf(h, HeaderSubject, e.Subject)
 	setIf(h, HeaderContentType, e.DataContentType)
 	setIf(h, HeaderCorrelationID, e.CorrelationID)
@@ -129,11 +131,96 @@ func EncodeEnvelope(e Envelope, body []byte) (Message, error) {
 	if e.TraceState != "" && (e.TraceParent == "" || len(e.TraceState) > 512 || !printable(e.TraceState)) {
 		return Message{}, &DecodeError{Field: HeaderTraceState, Value: clip(e.TraceState), Reason: "needs a traceparent and printable text of at most 512 bytes"}
 	}
-	m := Message{ID: e.ID, Type: e.Type, Key: e.OrderingKey(), Headers: h, Body: body}
-	if _, err := DecodeEnvelope(m, DecodeOptions{MaxBodySize: -1}); err != nil {
+	if err := validateEncoded(&e, ts, attempt); err != nil {
 		return Message{}, err
 	}
-	return m, nil
+	return Message{ID: e.ID, Type: e.Type, Key: e.OrderingKey(), Headers: h, Body: body}, nil
+}
+
+// validateEncoded applies DecodeEnvelope's rules, in its order, to the headers
+// EncodeEnvelope makes of e (ts and attempt being its time and attempt as
+// encoded), without building and decoding the message: so that what it encodes
+// decodes, and fails with the error the decoder would give.
+func validateEncoded(e *Envelope, ts, attempt string) error {
+	if err := requiredText(HeaderSpecVersion, e.SpecVersion, 8); err != nil {
+		return err
+	}
+	if e.SpecVersion != SpecVersion {
+		return &DecodeError{Field: HeaderSpecVersion, Value: clip(e.SpecVersion), Reason: `is not "1.0"`}
+	}
+	if err := requiredText(HeaderID, e.ID, 36); err != nil {
+		return err
+	}
+	if !validUUID(e.ID) {
+		return &DecodeError{Field: HeaderID, Value: clip(e.ID), Reason: "is not a canonical lower-case UUID"}
+	}
+	if err := requiredText(HeaderSource, e.Source, maxTextLen); err != nil {
+		return err
+	}
+	if err := requiredText(HeaderType, e.Type, maxTypeLen); err != nil {
+		return err
+	}
+	if err := ValidateTypeName(e.Type); err != nil {
+		return &DecodeError{Field: HeaderType, Value: clip(e.Type), Reason: err.Error()}
+	}
+	// A UTC time of year 1 to 9999 formats as an RFC 3339 time that parseTime
+	// accepts (the zero time was rejected before); any other goes the decoder's way.
+	if y := e.Time.UTC().Year(); y < 1 || y > 9999 {
+		if err := requiredText(HeaderTime, ts, 64); err != nil {
+			return err
+		}
+		if _, err := parseTime(ts); err != nil {
+			return &DecodeError{Field: HeaderTime, Value: clip(ts), Reason: err.Error()}
+		}
+	}
+	if err := optionalText(HeaderSubject, e.Subject, maxTextLen); err != nil {
+		return err
+	}
+	if err := optionalText(HeaderContentType, e.DataContentType, 256); err != nil {
+		return err
+	}
+	if e.DataContentType != "" {
+		if perr := checkMediaType(e.DataContentType); perr != nil {
+			return &DecodeError{Field: HeaderContentType, Value: clip(e.DataContentType), Reason: "is not a media type", Err: perr}
+		}
+	}
+	if err := optionalText(HeaderCorrelationID, e.CorrelationID, maxIDLen); err != nil {
+		return err
+	}
+	if err := optionalText(HeaderCausationID, e.CausationID, maxIDLen); err != nil {
+		return err
+	}
+	if err := optionalText(HeaderPartitionKey, e.PartitionKey, maxIDLen); err != nil {
+		return err
+	}
+	// The trace context was checked by EncodeEnvelope, stricter than the decoder.
+	if _, ok := parseAttempt(attempt); !ok {
+		return &DecodeError{Field: HeaderAttempt, Value: clip(attempt), Reason: "is not an integer from 1 to 1000000"}
+	}
+	return nil
+}
+
+// checkMediaType reports whether v is not a media type, as mime.ParseMediaType
+// does; a plain "type/subtype" of token characters, the usual case, is accepted
+// without it (ParseMediaType accepts every such value).
+func checkMediaType(v string) error {
+	slash := -1
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '/' && slash < 0 && i > 0 {
+			slash = i
+			continue
+		}
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+			_, _, err := mime.ParseMediaType(v)
+			return err
+		}
+	}
+	if slash < 0 || slash == len(v)-1 {
+		_, _, err := mime.ParseMediaType(v)
+		return err
+	}
+	return nil
 }
 
 func setIf(h map[string]string, k, v string) {
@@ -205,7 +292,7 @@ func DecodeEnvelope(m Message, opts DecodeOptions) (Envelope, error) {
 		return Envelope{}, err
 	}
 	if e.DataContentType != "" {
-		if _, _, perr := mime.ParseMediaType(e.DataContentType); perr != nil {
+		if perr := checkMediaType(e.DataContentType); perr != nil {
 			return Envelope{}, &DecodeError{Field: HeaderContentType, Value: clip(e.DataContentType), Reason: "is not a media type", Err: perr}
 		}
 	}
@@ -280,11 +367,8 @@ func parseTime(s string) (time.Time, error) {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func required(h map[string]string, k string, max int) (string, error) {
-	v, ok := h[k]
-	if !ok || v == "" {
-		return "", &DecodeError{Field: k, Reason: "is missing"}
-	}
-	return v, checkText(k, v, max)
+	v := h[k]
+	return v, requiredText(k, v, max)
 }
 
 func optional(h map[string]string, k string, max int) (string, error) {
@@ -293,6 +377,22 @@ func optional(h map[string]string, k string, max int) (string, error) {
 		return "", nil
 	}
 	return v, checkText(k, v, max)
+}
+
+// requiredText checks the value v of the required header k.
+func requiredText(k, v string, max int) error {
+	if v == "" {
+		return &DecodeError{Field: k, Reason: "is missing"}
+	}
+	return checkText(k, v, max)
+}
+
+// optionalText checks the value v of the optional header k.
+func optionalText(k, v string, max int) error {
+	if v == "" {
+		return nil
+	}
+	return checkText(k, v, max)
 }
 
 func checkText(k, v string, max int) error {
