@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rampart-go/rampart/internal/httpserve"
 )
 
 // ErrStarted is returned by [Server.Start] and [Server.Serve] when the server is
@@ -28,20 +29,12 @@ var ErrStarted = errors.New("sim: server already started or shut down")
 //
 // A Server is safe for concurrent use.
 type Server struct {
-	mu     sync.Mutex // serialises configuration changes and Start
-	state  atomic.Pointer[state]
-	stats  counters
-	rngMu  sync.Mutex
-	rng    *rand.Rand
-	srv    *http.Server
-	addr   net.Addr // set by Start or Serve, under mu
-	used   bool     // Start or Serve was called, under mu
-	wg     sync.WaitGroup
-	closed chan struct{} // closed by Shutdown and Close: releases hangs and delays
-	once   sync.Once
-
-	connMu sync.Mutex
-	fresh  map[net.Conn]struct{} // connections that have not sent a request yet
+	mu    sync.Mutex // serialises configuration changes
+	state atomic.Pointer[state]
+	stats counters
+	rngMu sync.Mutex
+	rng   *rand.Rand
+	http  *httpserve.Server
 }
 
 // state is what a request needs, swapped as a whole when the configuration changes.
@@ -72,20 +65,9 @@ func New(cfg Config) (*Server, error) {
 		seed = rand.Uint64()
 	}
 	s := &Server{
-		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		closed: make(chan struct{}),
+		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}
-	s.srv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
-		ErrorLog:          log.New(io.Discard, "", 0),
-		ConnState:         s.trackConn,
-	}
-	s.fresh = make(map[net.Conn]struct{})
-	// http.Server.Shutdown waits up to 5s for connections that have not sent a
-	// request yet (a client's spare connections): close them at once instead.
-	s.srv.RegisterOnShutdown(s.closeFresh)
+	s.http = httpserve.New(s)
 	s.apply(cfg.normalize(), time.Now())
 	return s, nil
 }
@@ -178,99 +160,42 @@ func (s *Server) InOutage() bool { return s.state.Load().outage.active(time.Now(
 // Start listens on addr (such as "127.0.0.1:0") and serves in a goroutine of the
 // server's until [Server.Shutdown] or [Server.Close].
 func (s *Server) Start(addr string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.used {
+	err := s.http.Start(addr)
+	switch {
+	case errors.Is(err, httpserve.ErrStarted):
 		return ErrStarted
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("sim: %w", err)
 	}
-	s.used, s.addr = true, l.Addr()
-	s.wg.Go(func() { _ = s.srv.Serve(l) })
 	return nil
 }
 
 // Serve serves on l until [Server.Shutdown] or [Server.Close], and then returns
 // [http.ErrServerClosed].
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.used {
-		s.mu.Unlock()
+	err := s.http.Serve(l)
+	if errors.Is(err, httpserve.ErrStarted) {
 		return ErrStarted
 	}
-	s.used, s.addr = true, l.Addr()
-	s.mu.Unlock()
-	return s.srv.Serve(l)
+	return err
 }
 
 // Addr returns the address the server listens on, or nil before Start or Serve.
-func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
+func (s *Server) Addr() net.Addr { return s.http.Addr() }
 
 // URL returns "http://" and the address the server listens on, or "" before Start
 // or Serve.
-func (s *Server) URL() string {
-	if a := s.Addr(); a != nil {
-		return "http://" + a.String()
-	}
-	return ""
-}
+func (s *Server) URL() string { return s.http.URL() }
 
 // Shutdown stops the server gracefully: it releases the requests that hang (closing
 // their connections) and cuts every delay short, stops listening, lets the answers
 // under way finish, and returns when they have, or when ctx is done (then it closes
 // what is left and returns ctx's error). It may be called more than once.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.release()
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		_ = s.srv.Close()
-	}
-	s.wg.Wait()
-	return err
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
 
 // Close stops the server at once, closing every connection. It may be called more
 // than once.
-func (s *Server) Close() error {
-	s.release()
-	err := s.srv.Close()
-	s.wg.Wait()
-	return err
-}
-
-func (s *Server) release() {
-	s.once.Do(func() {
-		s.mu.Lock()
-		s.used = true // no Start after Shutdown
-		s.mu.Unlock()
-		close(s.closed)
-	})
-}
-
-func (s *Server) trackConn(c net.Conn, st http.ConnState) {
-	s.connMu.Lock()
-	defer s.connMu.Unlock()
-	if st == http.StateNew {
-		s.fresh[c] = struct{}{}
-	} else {
-		delete(s.fresh, c)
-	}
-}
-
-func (s *Server) closeFresh() {
-	s.connMu.Lock()
-	defer s.connMu.Unlock()
-	for c := range s.fresh {
-		_ = c.Close()
-		delete(s.fresh, c)
-	}
-}
+func (s *Server) Close() error { return s.http.Close() }
 
 // match returns the route for path, or nil.
 func (st *state) match(path string) *Route {
@@ -346,7 +271,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stats.hangs.Add(1)
 		select {
 		case <-r.Context().Done():
-		case <-s.closed:
+		case <-s.http.Done():
 			closeConn(w)
 		}
 		return
@@ -374,7 +299,7 @@ func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-s.closed:
+	case <-s.http.Done():
 		return true
 	case <-ctx.Done():
 		return false

@@ -347,9 +347,7 @@ func TestShutdownClosesUnusedConnections(t *testing.T) {
 	}
 	defer conn.Close()
 	eventually(t, "connection accepted", func() bool {
-		s.connMu.Lock()
-		defer s.connMu.Unlock()
-		return len(s.fresh) == 1
+		return s.http.FreshConns() == 1
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rampart-go/rampart/internal/httpserve"
 	"github.com/rampart-go/rampart/internal/sim"
 )
 
@@ -65,18 +65,10 @@ type simulator struct {
 	inFlight                                   atomic.Int64
 	status                                     [600]atomic.Uint64
 
-	srvMu    sync.Mutex // guards addr, used and closing; orders handlers.Add before Wait
-	srv      *http.Server
-	addr     net.Addr
-	used     bool
-	closing  bool
-	serving  sync.WaitGroup // the goroutine of Start
+	http     *httpserve.Server
+	gateMu   sync.Mutex     // guards closing; orders handlers.Add before Wait
+	closing  bool           // Close or Shutdown was called
 	handlers sync.WaitGroup // requests being served
-	closed   chan struct{}  // closed by Close and Shutdown: cuts delays short
-	once     sync.Once
-
-	connMu sync.Mutex
-	fresh  map[net.Conn]struct{} // connections that have not sent a request yet
 }
 
 // init prepares s; stats writes the simulator's own stats for GET /_sim/stats.
@@ -96,8 +88,6 @@ func (s *simulator) init(name string, faults Faults, seed uint64, logger *slog.L
 	s.logger = logger.With("simulator", name)
 	s.faults = cloneFaults(faults)
 	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	s.closed = make(chan struct{})
-	s.fresh = make(map[net.Conn]struct{})
 
 	s.control = http.NewServeMux()
 	s.control.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, stats()) })
@@ -112,16 +102,7 @@ func (s *simulator) init(name string, faults Faults, seed uint64, logger *slog.L
 		writeJSON(w, http.StatusOK, s.Faults())
 	})
 
-	s.srv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
-		ErrorLog:          log.New(io.Discard, "", 0),
-		ConnState:         s.trackConn,
-	}
-	// http.Server.Shutdown waits up to 5s for connections that never sent a
-	// request (a client's spare connections): close them at once instead.
-	s.srv.RegisterOnShutdown(s.closeFresh)
+	s.http = httpserve.New(s)
 	return nil
 }
 
@@ -330,8 +311,8 @@ func (s *simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // enter registers a request being served, unless the simulator is closed.
 func (s *simulator) enter() bool {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
+	s.gateMu.Lock()
+	defer s.gateMu.Unlock()
 	if s.closing {
 		return false
 	}
@@ -350,7 +331,7 @@ func (s *simulator) wait(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-s.closed:
+	case <-s.http.Done():
 		return true
 	case <-ctx.Done():
 		return false
@@ -395,38 +376,25 @@ func (d *discardWriter) WriteHeader(int)             {}
 // serves in a goroutine of the simulator's until Close or Shutdown. It
 // returns [ErrStarted] if called twice or after Close.
 func (s *simulator) Start(addr string) error {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	if s.used {
-		return ErrStarted
-	}
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
+	err := s.http.Start(addr)
+	switch {
+	case errors.Is(err, httpserve.ErrStarted):
+		return ErrStarted
+	case err != nil:
 		return fmt.Errorf("providers: %s simulator: %w", s.name, err)
 	}
-	s.used, s.addr = true, l.Addr()
-	s.serving.Go(func() { _ = s.srv.Serve(l) })
 	return nil
 }
 
 // Addr returns the address the simulator listens on, or nil before Start.
-func (s *simulator) Addr() net.Addr {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	return s.addr
-}
+func (s *simulator) Addr() net.Addr { return s.http.Addr() }
 
 // URL returns "http://" and the address the simulator listens on, or "" before
 // Start.
-func (s *simulator) URL() string {
-	if a := s.Addr(); a != nil {
-		return "http://" + a.String()
-	}
-	return ""
-}
+func (s *simulator) URL() string { return s.http.URL() }
 
 // Close stops the simulator at once: it cuts every injected delay short, closes
 // the listener and every connection, and returns once the requests under way have
@@ -434,9 +402,8 @@ func (s *simulator) URL() string {
 // another server (an httptest.Server): requests that arrive after Close are
 // answered 503.
 func (s *simulator) Close() error {
-	s.release()
-	err := s.srv.Close()
-	s.serving.Wait()
+	s.refuse()
+	err := s.http.Close()
 	s.handlers.Wait()
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
@@ -449,40 +416,15 @@ func (s *simulator) Close() error {
 // or when ctx is done (then it closes what is left and returns ctx's error). It
 // may be called more than once, and after Close.
 func (s *simulator) Shutdown(ctx context.Context) error {
-	s.release()
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		_ = s.srv.Close()
-	}
-	s.serving.Wait()
+	s.refuse()
+	err := s.http.Shutdown(ctx)
 	s.handlers.Wait()
 	return err
 }
 
-func (s *simulator) release() {
-	s.once.Do(func() {
-		s.srvMu.Lock()
-		s.used, s.closing = true, true // no Start after Close
-		s.srvMu.Unlock()
-		close(s.closed)
-	})
-}
-
-func (s *simulator) trackConn(c net.Conn, st http.ConnState) {
-	s.connMu.Lock()
-	defer s.connMu.Unlock()
-	if st == http.StateNew {
-		s.fresh[c] = struct{}{}
-	} else {
-		delete(s.fresh, c)
-	}
-}
-
-func (s *simulator) closeFresh() {
-	s.connMu.Lock()
-	defer s.connMu.Unlock()
-	for c := range s.fresh {
-		_ = c.Close()
-		delete(s.fresh, c)
-	}
+// refuse makes the requests that arrive from now on answered 503.
+func (s *simulator) refuse() {
+	s.gateMu.Lock()
+	s.closing = true
+	s.gateMu.Unlock()
 }
