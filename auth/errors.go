@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -229,6 +230,16 @@ func (e *reasonError) Unwrap() []error {
 		return []error{e.sentinel}
 	}
 	return []error{e.sentinel, e.cause}
+}
+
+// redactURLError replaces, in the [*url.Error] of err's chain if any, the URL
+// (which may hold user information or secret query parameters) with safe.
+func redactURLError(err error, safe string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = safe
+	}
+	return err
 }
 
 func reason(sentinel error, cause error, format string, args ...any) error {

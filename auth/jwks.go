@@ -178,7 +178,7 @@ func (j *JWKS) fetch(ctx context.Context) (StaticKeys, error) {
 		req.Header.Set("Accept", "application/jwk-set+json, application/json")
 		resp, err := j.client.Do(req)
 		if err != nil {
-			return nil, err
+			return nil, redactURLError(err, j.source)
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -250,4 +251,23 @@ func FuzzParseJWKS(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestJWKSFetchErrorRedactsURL: a transport error from the JWKS fetch is a
+// *url.Error holding the URL, whose query or user information may be a secret.
+func TestJWKSFetchErrorRedactsURL(t *testing.T) {
+	client := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return nil, errors.New("connection refused")
+	})}
+	jwks, err := NewJWKS(JWKSConfig{URL: "https://user:pa55word@keys.example/jwks?token=s3cret-token", HTTPClient: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = jwks.Lookup(context.Background(), "rsa-1")
+	if !errors.Is(err, ErrKeySetUnavailable) {
+		t.Fatalf("Lookup() error = %v, want ErrKeySetUnavailable", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "s3cret-token") || strings.Contains(msg, "pa55word") {
+		t.Errorf("Lookup() error %q holds a secret of the URL", msg)
+	}
 }

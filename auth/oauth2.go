@@ -105,7 +105,7 @@ func (c *ClientCredentials) fetch(ctx context.Context) (*oauth2.Token, error) {
 	}
 	tok, err := c.conf.Token(ctx)
 	if err != nil {
-		return nil, &TokenFetchError{TokenURL: c.tokenURL, Err: err}
+		return nil, &TokenFetchError{TokenURL: c.tokenURL, Err: redactURLError(err, c.tokenURL)}
 	}
 	if tok.AccessToken == "" || !validHeaderValue(tok.AccessToken) {
 		return nil, &TokenFetchError{TokenURL: c.tokenURL, Err: fmt.Errorf("response has no usable access_token")}

@@ -369,3 +369,30 @@ func TestNewClientCredentialsConfigErrors(t *testing.T) {
 		t.Errorf("NewClientCredentials(valid) = %v, want nil", err)
 	}
 }
+
+// TestClientCredentialsFetchErrorRedactsURL: a transport error from the token
+// request is a *url.Error holding the token URL, whose query or user information
+// may be a secret.
+func TestClientCredentialsFetchErrorRedactsURL(t *testing.T) {
+	client := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return nil, errors.New("connection refused")
+	})}
+	c, err := NewClientCredentials(ClientCredentialsConfig{
+		TokenURL:     "https://user:pa55word@auth.example/token?api_key=s3cret-key",
+		ClientID:     "svc",
+		ClientSecret: NewSecret("client-secret-value"),
+		HTTPClient:   client,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Token(context.Background())
+	if !errors.Is(err, ErrTokenFetch) {
+		t.Fatalf("Token() error = %v, want ErrTokenFetch", err)
+	}
+	for _, s := range []string{"s3cret-key", "pa55word", "client-secret-value"} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("Token() error %q holds the secret %q", err, s)
+		}
+	}
+}

@@ -61,3 +61,13 @@ func TestInvalidBaseURLErrorHidesItsPassword(t *testing.T) {
 		t.Errorf("err = %v, want an error without the secrets", err)
 	}
 }
+
+// TestUnparsableBaseURLErrorHidesItsPassword: url.Parse's error quotes the URL
+// whole.
+func TestUnparsableBaseURLErrorHidesItsPassword(t *testing.T) {
+	_, err := httpx.NewTransport(httpx.Options{BaseURL: "https://user:hunter2@files.example.com:bad/?token=abc"})
+	if err == nil || !strings.Contains(err.Error(), "Options.BaseURL") ||
+		strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "abc") {
+		t.Errorf("err = %v, want an error naming Options.BaseURL without the secrets", err)
+	}
+}

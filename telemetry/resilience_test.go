@@ -250,8 +250,10 @@ func TestBulkheadGauges(t *testing.T) {
 	go run()
 	<-started
 	go run()
-	for bh.Queued() != 1 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); bh.Queued() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("bulkhead queued = %d after 5s, want 1", bh.Queued())
+		}
 	}
 
 	active := gauges(t, r.metric(t, telemetry.MetricBulkheadActive))

@@ -77,10 +77,22 @@ func (d *delivery) Ack(ctx context.Context) error {
 	t := d.c.t
 	select {
 	case t.acks <- d.m.Reply: // the ack pump publishes it
+		select {
+		case <-t.done:
+			// Close may have started while the ack was queued, after the pump's
+			// last look at the queue: send it here too (a second +ACK is harmless)
+			// so that nil is never returned for an ack that was not sent.
+			if err := t.nc.Publish(d.m.Reply, ackAck); err != nil {
+				return fmt.Errorf("jetstream: ack while the transport closes: %w", err)
+			}
+		default:
+		}
 	case <-t.done:
 		return bus.ErrClosed
 	case <-ctx.Done():
-		t.nc.Publish(d.m.Reply, ackAck)
+		if err := t.nc.Publish(d.m.Reply, ackAck); err != nil {
+			return fmt.Errorf("jetstream: ack: %w", err)
+		}
 	}
 	d.dropNote(ctx)
 	return nil
