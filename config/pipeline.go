@@ -40,27 +40,47 @@ type PolicyConfig struct {
 	Chaos       *ChaosConfig       `yaml:"chaos,omitempty"`
 }
 
+// policyKindFields are the kinds of policy, in the order of PolicyConfig's
+// fields: each kind's key, and its field of p (a settable pointer).
+var policyKindFields = []struct {
+	key   string
+	field func(p *PolicyConfig) reflect.Value
+}{
+	{"retry", func(p *PolicyConfig) reflect.Value { return reflectValue(&p.Retry) }},
+	{"breaker", func(p *PolicyConfig) reflect.Value { return reflectValue(&p.Breaker) }},
+	{"timeout", func(p *PolicyConfig) reflect.Value { return reflectValue(&p.Timeout) }},
+	{"bulkhead", func(p *PolicyConfig) reflect.Value { return reflectValue(&p.Bulkhead) }},
+	{"rate_limiter", func(p *PolicyConfig) reflect.Value { return reflectValue(&p.RateLimiter) }},
+	{"hedging", func(p *PolicyConfig) reflect.Value { return reflectValue(&p.Hedging) }},
+	{"chaos", func(p *PolicyConfig) reflect.Value { return reflectValue(&p.Chaos) }},
+}
+
 // policyKinds are the keys of the kinds, in the order of PolicyConfig's fields.
-var policyKinds = []string{"retry", "breaker", "timeout", "bulkhead", "rate_limiter", "hedging", "chaos"}
+var policyKinds = func() []string {
+	keys := make([]string, len(policyKindFields))
+	for i, k := range policyKindFields {
+		keys[i] = k.key
+	}
+	return keys
+}()
+
+// kindField returns the field of p for the kind key, and false for no kind.
+func (p *PolicyConfig) kindField(key string) (reflect.Value, bool) {
+	for _, k := range policyKindFields {
+		if k.key == key {
+			return k.field(p), true
+		}
+	}
+	return reflect.Value{}, false
+}
 
 // Kind returns the policy's kind: "retry", "breaker", "timeout", "bulkhead",
 // "rate_limiter", "hedging" or "chaos"; "" if none is set.
 func (p PolicyConfig) Kind() string {
-	switch {
-	case p.Retry != nil:
-		return "retry"
-	case p.Breaker != nil:
-		return "breaker"
-	case p.Timeout != nil:
-		return "timeout"
-	case p.Bulkhead != nil:
-		return "bulkhead"
-	case p.RateLimiter != nil:
-		return "rate_limiter"
-	case p.Hedging != nil:
-		return "hedging"
-	case p.Chaos != nil:
-		return "chaos"
+	for _, k := range policyKindFields {
+		if !k.field(&p).IsNil() {
+			return k.key
+		}
 	}
 	return ""
 }
@@ -81,36 +101,17 @@ func (p *PolicyConfig) decodeFrom(st *loadState, path string, raw any) {
 			st.decodeString(kp, m[k], reflectValue(&p.Name))
 			continue
 		}
-		var target reflect.Value
-		switch k {
-		case "retry":
-			p.Retry = &RetryConfig{}
-			target = reflectValue(p.Retry)
-		case "breaker":
-			p.Breaker = &BreakerConfig{}
-			target = reflectValue(p.Breaker)
-		case "timeout":
-			p.Timeout = &TimeoutConfig{}
-			target = reflectValue(p.Timeout)
-		case "bulkhead":
-			p.Bulkhead = &BulkheadConfig{}
-			target = reflectValue(p.Bulkhead)
-		case "rate_limiter":
-			p.RateLimiter = &RateLimiterConfig{}
-			target = reflectValue(p.RateLimiter)
-		case "hedging":
-			p.Hedging = &HedgingConfig{}
-			target = reflectValue(p.Hedging)
-		case "chaos":
-			p.Chaos = &ChaosConfig{}
-			target = reflectValue(p.Chaos)
-		case "fallback", "custom":
-			st.fail(kp, "a %s policy needs a function: add it to the pipeline in code", k)
-			continue
-		default:
-			st.fail(kp, "unknown policy kind%s", suggest(k, append([]string{"name"}, policyKinds...)))
+		field, ok := p.kindField(k)
+		if !ok {
+			if k == "fallback" || k == "custom" {
+				st.fail(kp, "a %s policy needs a function: add it to the pipeline in code", k)
+			} else {
+				st.fail(kp, "unknown policy kind%s", suggest(k, append([]string{"name"}, policyKinds...)))
+			}
 			continue
 		}
+		field.Set(reflect.New(field.Type().Elem())) // a new *RetryConfig, ...
+		target := field.Elem()
 		st.present[kp] = true
 		kinds = append(kinds, k)
 		setDefaults(target.Addr())
@@ -167,22 +168,8 @@ func (p *PipelineConfig) validate(st *loadState, path, pipeline string) {
 		}
 		names[pol.Name] = i
 		kp := join(ip, kind)
-		switch kind {
-		case "retry":
-			pol.Retry.validate(st, kp)
-		case "breaker":
-			pol.Breaker.validate(st, kp)
-		case "timeout":
-			pol.Timeout.validate(st, kp)
-		case "bulkhead":
-			pol.Bulkhead.validate(st, kp)
-		case "rate_limiter":
-			pol.RateLimiter.validate(st, kp)
-		case "hedging":
-			pol.Hedging.validate(st, kp)
-		case "chaos":
-			pol.Chaos.validate(st, kp)
-		}
+		field, _ := pol.kindField(kind)
+		field.Interface().(interface{ validate(*loadState, string) }).validate(st, kp)
 		if st.settled(ip) {
 			// The constructors' own validation, for anything missed above.
 			if _, err := pol.build(nil, nil); err != nil {

@@ -65,44 +65,26 @@ removes it from the dead-letter queue once the broker confirmed the copy.`,
 		c.Flags().StringVar(&f.since, "since", "", "only messages that failed at or after this time (RFC 3339, or a duration ago such as 24h)")
 		c.Flags().StringVar(&f.until, "until", "", "only messages that failed before this time (RFC 3339, or a duration ago)")
 	}
-	list := &cobra.Command{
-		Use: "list SUBSCRIPTION", Short: "List the dead letters of a subscription, with counts by reason",
-		Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error { return f.run(c, args, stdout, stderr, f.list) },
+	sub := func(use, short string, args cobra.PositionalArgs, fn dlqRun) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short, Args: args,
+			RunE: func(c *cobra.Command, args []string) error { return f.run(c, args, stdout, stderr, fn) },
+		}
 	}
+	list := sub("list SUBSCRIPTION", "List the dead letters of a subscription, with counts by reason", cobra.ExactArgs(1), f.list)
 	filters(list)
-	show := &cobra.Command{
-		Use: "show SUBSCRIPTION ID", Short: "Show one dead letter: envelope, headers, failure history, body",
-		Args: cobra.ExactArgs(2),
-		RunE: func(c *cobra.Command, args []string) error { return f.run(c, args, stdout, stderr, f.show) },
-	}
-	replay := &cobra.Command{
-		Use: "replay SUBSCRIPTION [ID...]", Short: "Send dead letters back to the subscription's queue: by ID, by filter, or --all",
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error { return f.run(c, args, stdout, stderr, f.replay) },
-	}
+	show := sub("show SUBSCRIPTION ID", "Show one dead letter: envelope, headers, failure history, body", cobra.ExactArgs(2), f.show)
+	replay := sub("replay SUBSCRIPTION [ID...]", "Send dead letters back to the subscription's queue: by ID, by filter, or --all", cobra.MinimumNArgs(1), f.replay)
 	filters(replay)
 	replay.Flags().BoolVar(&f.all, "all", false, "replay every dead letter of the subscription")
 	replay.Flags().BoolVar(&f.dryRun, "dry-run", false, "print what would be replayed, change nothing")
 	replay.Flags().IntVar(&f.limit, "limit", 0, "replay at most this many (0: no limit)")
-	purge := &cobra.Command{
-		Use: "purge SUBSCRIPTION", Short: "Delete dead letters (all, or those the filters select)",
-		Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error { return f.run(c, args, stdout, stderr, f.purge) },
-	}
+	purge := sub("purge SUBSCRIPTION", "Delete dead letters (all, or those the filters select)", cobra.ExactArgs(1), f.purge)
 	filters(purge)
 	purge.Flags().BoolVar(&f.yes, "yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
-	export := &cobra.Command{
-		Use: "export SUBSCRIPTION", Short: "Write dead letters to stdout as JSON lines (they stay in the queue)",
-		Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error { return f.run(c, args, stdout, stderr, f.export) },
-	}
+	export := sub("export SUBSCRIPTION", "Write dead letters to stdout as JSON lines (they stay in the queue)", cobra.ExactArgs(1), f.export)
 	filters(export)
-	imp := &cobra.Command{
-		Use: "import SUBSCRIPTION", Short: "Read JSON lines from stdin (as export writes them) into the dead-letter queue",
-		Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error { return f.run(c, args, stdout, stderr, f.importCmd) },
-	}
+	imp := sub("import SUBSCRIPTION", "Read JSON lines from stdin (as export writes them) into the dead-letter queue", cobra.ExactArgs(1), f.importCmd)
 	cmd.AddCommand(list, show, replay, purge, export, imp)
 	return cmd
 }

@@ -1,16 +1,14 @@
 package store_test
 
 import (
-	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rampart-go/rampart/internal/customers/domain"
+	"github.com/rampart-go/rampart/internal/customers/internal/pgschema"
 	"github.com/rampart-go/rampart/internal/customers/store"
 	"github.com/rampart-go/rampart/internal/testenv"
 )
@@ -38,28 +36,8 @@ func backends(t *testing.T) map[string]func(t *testing.T) *store.Store {
 // end.
 func openPostgres(t *testing.T) *store.Store {
 	t.Helper()
-	base := testenv.URL(t, testenv.Postgres)
-	schema := fmt.Sprintf("customers_test_%d", time.Now().UnixNano())
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	s, err := store.Open(t.Context(), base+sep+"search_path="+schema)
+	url := pgschema.New(t, testenv.URL(t, testenv.Postgres), fmt.Sprintf("customers_test_%d", time.Now().UnixNano()))
+	s, err := store.Open(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

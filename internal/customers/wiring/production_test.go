@@ -1,11 +1,8 @@
 package wiring_test
 
 import (
-	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +11,7 @@ import (
 
 	"github.com/rampart-go/rampart/config"
 	"github.com/rampart-go/rampart/internal/customers/handlers"
+	"github.com/rampart-go/rampart/internal/customers/internal/pgschema"
 	"github.com/rampart-go/rampart/internal/customers/wiring"
 	"github.com/rampart-go/rampart/internal/testenv"
 )
@@ -27,26 +25,7 @@ func TestPostgresRabbitMQ(t *testing.T) {
 	amqpURL := testenv.URL(t, testenv.AMQP)
 	id := time.Now().UnixNano()
 
-	schema := fmt.Sprintf("customers_e2e_%d", id)
-	admin, err := sql.Open("pgx", pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	sep := "?"
-	if strings.Contains(pgURL, "?") {
-		sep = "&"
-	}
+	dbURL := pgschema.New(t, pgURL, fmt.Sprintf("customers_e2e_%d", id))
 
 	prefix := fmt.Sprintf("customers-e2e-%d", id)
 	t.Cleanup(func() { deleteQueues(t, amqpURL, prefix) })
@@ -64,7 +43,7 @@ func TestPostgresRabbitMQ(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, wiring.Settings{DatabaseURL: pgURL + sep + "search_path=" + schema, Config: cfg, Simulators: testSimulators()})
+	s := start(t, wiring.Settings{DatabaseURL: dbURL, Config: cfg, Simulators: testSimulators()})
 	if got := s.Store().Dialect(); got != "postgres" {
 		t.Fatalf("store dialect %q; want postgres", got)
 	}
