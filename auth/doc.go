@@ -30,7 +30,10 @@
 // rotation needs no restart: a [Secret] itself, an [EnvSecret] (an environment
 // variable read each time), or a [FileSecret] (a file re-read when its size,
 // modification time or identity changes, checked at most once per interval, with
-// no goroutine). No error of this package contains a secret.
+// no goroutine). Every credential takes its secret as a SecretSource: the
+// static ones load it for each request, [HMACSigner] its key for each signature,
+// and [ClientCredentials] its client secret for each token request. No error of
+// this package contains a secret.
 //
 // # Static tokens and API keys
 //
@@ -113,6 +116,14 @@
 // 403 with error="insufficient_scope" for missing scopes, and an
 // application/problem+json body. Each verifier also has a method that checks
 // without HTTP answers (Verify), for other transports.
+//
+// # Development tokens
+//
+// [DevIssuer] stands in for an identity provider in development and tests: it
+// makes an ES256 key, gives its public half to a verifier ([DevIssuer.JWTConfig],
+// or as a JWK Set served over HTTP for a [JWKS]), and mints tokens with the
+// subject, audience, scopes and lifetime asked for ([DevIssuer.Mint]). Its key
+// lives in memory only.
 //
 // # Errors
 //

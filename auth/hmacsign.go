@@ -26,8 +26,11 @@ type HMACSignerConfig struct {
 	// KeyID names the key to the verifier: 1 to 128 visible ASCII characters
 	// other than comma and double quote.
 	KeyID string
-	// Key is the shared secret, at least [MinHMACKeyLen] bytes.
-	Key Secret
+	// Key is the shared secret, at least [MinHMACKeyLen] bytes. It is loaded for
+	// every request, so that a rotated key (an [EnvSecret], a [*FileSecret]) signs
+	// from the next request on; a [Secret] is a source of itself, checked by
+	// NewHMACSigner, while the key of another source is checked when loaded.
+	Key SecretSource
 	// MaxBodyBytes is the largest body that is signed; a larger body fails with
 	// an error matching [ErrBodyTooLarge]. Zero means [DefaultMaxBodyBytes].
 	MaxBodyBytes int64
@@ -44,7 +47,7 @@ type HMACSignerConfig struct {
 // HMACSigner is [Credentials] and safe for concurrent use.
 type HMACSigner struct {
 	keyID   string
-	key     []byte
+	key     SecretSource
 	maxBody int64
 }
 
@@ -53,31 +56,49 @@ func NewHMACSigner(cfg HMACSignerConfig) (*HMACSigner, error) {
 	if !validKeyID(cfg.KeyID) {
 		return nil, &ConfigError{Field: "HMACSignerConfig.KeyID", Reason: "must be 1 to 128 visible ASCII characters other than comma and double quote"}
 	}
-	if len(cfg.Key.Reveal()) < MinHMACKeyLen {
-		return nil, &ConfigError{Field: "HMACSignerConfig.Key", Reason: fmt.Sprintf("must be at least %d bytes", MinHMACKeyLen)}
+	if v, isValue := cfg.Key.(Secret); cfg.Key == nil || isValue && shortHMACKey(v) {
+		return nil, shortKeyError()
 	}
 	maxBody := cfg.MaxBodyBytes
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	return &HMACSigner{keyID: cfg.KeyID, key: []byte(cfg.Key.Reveal()), maxBody: maxBody}, nil
+	return &HMACSigner{keyID: cfg.KeyID, key: cfg.Key, maxBody: maxBody}, nil
+}
+
+func shortHMACKey(k Secret) bool { return len(k.Reveal()) < MinHMACKeyLen }
+
+func shortKeyError() error {
+	return &ConfigError{Field: "HMACSignerConfig.Key", Reason: fmt.Sprintf("must be at least %d bytes", MinHMACKeyLen)}
 }
 
 // Apply signs r at the current time.
-func (s *HMACSigner) Apply(_ context.Context, r *http.Request) error {
-	return s.Sign(r, time.Now())
+func (s *HMACSigner) Apply(ctx context.Context, r *http.Request) error {
+	return s.signAt(ctx, r, time.Now())
 }
 
 // Sign signs r as of now (truncated to the second) with a fresh random nonce. It
 // changes r's headers and, for a body without GetBody, r's Body, GetBody and
-// ContentLength, so r must be a request the caller owns.
+// ContentLength, so r must be a request the caller owns. A key that cannot be
+// loaded is an error matching [ErrNoSecret]; one too short, [ErrInvalidConfig].
 func (s *HMACSigner) Sign(r *http.Request, now time.Time) error {
-	var raw [16]byte
-	_, _ = rand.Read(raw[:])
-	return s.sign(r, now, base64.RawURLEncoding.EncodeToString(raw[:]))
+	return s.signAt(context.Background(), r, now)
 }
 
-func (s *HMACSigner) sign(r *http.Request, now time.Time, nonce string) error {
+func (s *HMACSigner) signAt(ctx context.Context, r *http.Request, now time.Time) error {
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	return s.sign(ctx, r, now, base64.RawURLEncoding.EncodeToString(raw[:]))
+}
+
+func (s *HMACSigner) sign(ctx context.Context, r *http.Request, now time.Time, nonce string) error {
+	key, err := s.key.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("auth: cannot sign request: %w", err)
+	}
+	if shortHMACKey(key) {
+		return fmt.Errorf("auth: cannot sign request: %w", shortKeyError())
+	}
 	sum, err := s.bodyDigest(r)
 	if err != nil {
 		return err
@@ -88,7 +109,7 @@ func (s *HMACSigner) sign(r *http.Request, now time.Time, nonce string) error {
 	if err != nil {
 		return fmt.Errorf("auth: cannot sign request: query: %w", err)
 	}
-	sig := Signature{KeyID: s.keyID, Algorithm: AlgorithmHMACSHA256, Timestamp: ts, Nonce: nonce, MAC: computeMAC(s.key, canonical)}
+	sig := Signature{KeyID: s.keyID, Algorithm: AlgorithmHMACSHA256, Timestamp: ts, Nonce: nonce, MAC: computeMAC([]byte(key.Reveal()), canonical)}
 	r.Header.Set(SignatureHeader, sig.String())
 	r.Header.Set(DateHeader, ts.UTC().Format(http.TimeFormat))
 	r.Header.Set(DigestHeader, digest)

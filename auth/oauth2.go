@@ -21,9 +21,12 @@ const DefaultEarlyRefresh = time.Minute
 type ClientCredentialsConfig struct {
 	// TokenURL is the authorization server's token endpoint.
 	TokenURL string
-	// ClientID and ClientSecret identify this service to the token endpoint.
+	// ClientID and ClientSecret identify this service to the token endpoint. The
+	// secret is loaded for every token request, so that a rotated secret (an
+	// [EnvSecret], a [*FileSecret]) is used from the next token on; a [Secret]
+	// is a source of itself.
 	ClientID     string
-	ClientSecret Secret
+	ClientSecret SecretSource
 	// Scopes are requested with every token; empty requests none.
 	Scopes []string
 	// EndpointParams are extra form parameters for the token request, such as
@@ -56,7 +59,8 @@ type ClientCredentialsConfig struct {
 //
 // ClientCredentials is safe for concurrent use.
 type ClientCredentials struct {
-	conf     *clientcredentials.Config
+	secret   SecretSource
+	conf     clientcredentials.Config // without the secret, loaded for each request
 	client   *http.Client
 	tokenURL string // for errors: no query, no user information
 	cache    tokenCache
@@ -72,7 +76,7 @@ func NewClientCredentials(cfg ClientCredentialsConfig) (*ClientCredentials, erro
 	if cfg.ClientID == "" {
 		return nil, &ConfigError{Field: "ClientCredentialsConfig.ClientID", Reason: "is required"}
 	}
-	if cfg.ClientSecret.IsZero() {
+	if v, isValue := cfg.ClientSecret.(Secret); cfg.ClientSecret == nil || isValue && v.IsZero() {
 		return nil, &ConfigError{Field: "ClientCredentialsConfig.ClientSecret", Reason: "is required"}
 	}
 	early := cfg.EarlyRefresh
@@ -83,9 +87,9 @@ func NewClientCredentials(cfg ClientCredentialsConfig) (*ClientCredentials, erro
 		early = 0
 	}
 	c := &ClientCredentials{
-		conf: &clientcredentials.Config{
+		secret: cfg.ClientSecret,
+		conf: clientcredentials.Config{
 			ClientID:       cfg.ClientID,
-			ClientSecret:   cfg.ClientSecret.Reveal(),
 			TokenURL:       cfg.TokenURL,
 			Scopes:         append([]string(nil), cfg.Scopes...),
 			EndpointParams: cfg.EndpointParams,
@@ -100,10 +104,16 @@ func NewClientCredentials(cfg ClientCredentialsConfig) (*ClientCredentials, erro
 
 // fetch requests a new token from the token endpoint.
 func (c *ClientCredentials) fetch(ctx context.Context) (*oauth2.Token, error) {
+	secret, err := c.secret.Load(ctx)
+	if err != nil {
+		return nil, &TokenFetchError{TokenURL: c.tokenURL, Err: err}
+	}
 	if c.client != nil {
 		ctx = context.WithValue(ctx, oauth2.HTTPClient, c.client)
 	}
-	tok, err := c.conf.Token(ctx)
+	conf := c.conf
+	conf.ClientSecret = secret.Reveal()
+	tok, err := conf.Token(ctx)
 	if err != nil {
 		return nil, &TokenFetchError{TokenURL: c.tokenURL, Err: redactURLError(err, c.tokenURL)}
 	}

@@ -115,7 +115,7 @@ func (ts *tokenServer) credentials(t *testing.T, cfg ClientCredentialsConfig) *C
 	if cfg.ClientID == "" {
 		cfg.ClientID = testClientID
 	}
-	if cfg.ClientSecret.IsZero() {
+	if cfg.ClientSecret == nil {
 		cfg.ClientSecret = NewSecret(testClientSecret)
 	}
 	c, err := NewClientCredentials(cfg)

@@ -64,6 +64,11 @@ var (
 func (b *BusConfig) validate(st *loadState, path string, pipelines map[string]PipelineConfig) {
 	st.oneOf(join(path, "transport"), b.Transport, busTransportKinds)
 	up, ep := join(path, "url"), join(path, "embedded")
+	if b.Embedded != nil && (b.Transport != "jetstream" || b.URL != "") && st.onlyDefault(ep) {
+		// The defaults' embedded server gives way to a broker the file or the
+		// environment chose.
+		b.Embedded = nil
+	}
 	switch b.Transport {
 	case "memory":
 		if b.URL != "" {

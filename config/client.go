@@ -354,8 +354,9 @@ func (a *AuthConfig) validate(st *loadState, path string) {
 	if !st.settled(path) || !resolvable {
 		return
 	}
-	// The constructors' own checks: a valid header name, an HMAC key long enough.
-	if _, _, err := a.credentials(context.Background()); err != nil {
+	// The constructors' own checks, on the secrets as they are now: a valid header
+	// name, an HMAC key long enough.
+	if _, _, err := a.credentials(context.Background(), true); err != nil {
 		st.surfaceAuth(path, a.Kind(), err)
 	}
 }
@@ -392,8 +393,16 @@ func (st *loadState) surfaceAuth(path, kind string, err error) {
 
 // credentials builds the credentials, and reports whether they must see the
 // responses (OAuth2 tokens are renewed after a 401), which httpx wants as an
-// AuthTransport.
-func (a AuthConfig) credentials(ctx context.Context) (auth.Credentials, bool, error) {
+// AuthTransport. The credentials load their secrets whenever they use them
+// ([Secret.Source]), so that a rotated secret needs no restart; with loadNow,
+// the secrets are loaded now instead, for the constructors to check them.
+func (a AuthConfig) credentials(ctx context.Context, loadNow bool) (auth.Credentials, bool, error) {
+	source := func(s Secret) (auth.SecretSource, error) {
+		if !loadNow {
+			return s.Source(), nil
+		}
+		return s.Load(ctx)
+	}
 	switch {
 	case a.Bearer != nil:
 		return auth.Bearer(a.Bearer.Source()), false, nil
@@ -403,7 +412,7 @@ func (a AuthConfig) credentials(ctx context.Context) (auth.Credentials, bool, er
 		c, err := auth.NewStatic(auth.StaticConfig{Secret: a.Header.Secret.Source(), Header: a.Header.Name, Scheme: a.Header.Scheme})
 		return c, false, err
 	case a.OAuth2 != nil:
-		secret, err := a.OAuth2.ClientSecret.Load(ctx)
+		secret, err := source(a.OAuth2.ClientSecret)
 		if err != nil {
 			return nil, false, err
 		}
@@ -424,7 +433,7 @@ func (a AuthConfig) credentials(ctx context.Context) (auth.Credentials, bool, er
 		})
 		return c, true, err
 	case a.HMAC != nil:
-		key, err := a.HMAC.Key.Load(ctx)
+		key, err := source(a.HMAC.Key)
 		if err != nil {
 			return nil, false, err
 		}
@@ -489,7 +498,12 @@ func (c ClientConfig) newParts() (clientParts, error) {
 		}
 	}
 	if c.Auth != nil {
-		creds, refresh, err := c.Auth.credentials(context.Background())
+		// Every secret must be readable now (a missing one fails the start, not the
+		// first call), and is read again whenever it is used.
+		if _, _, err := c.Auth.credentials(context.Background(), true); err != nil {
+			return p, err
+		}
+		creds, refresh, err := c.Auth.credentials(context.Background(), false)
 		if err != nil {
 			return p, err
 		}
@@ -569,7 +583,9 @@ func statuses(s []int) []int {
 // retry budget and credentials, and with TLS, a base transport of its own
 // (otherwise Base is nil: [httpx.NewClient] makes one). Logger, Observer and
 // PolicyObserver are left for the caller. It fails if a secret or a TLS file
-// cannot be read.
+// cannot be read; the credentials read their secrets again whenever they use
+// them, so that a rotated secret (an environment variable, a file) needs no
+// restart.
 func (c ClientConfig) HTTPXOptions() (httpx.Options, error) {
 	p, err := c.newParts()
 	if err != nil {

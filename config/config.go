@@ -32,6 +32,7 @@ type Config struct {
 	file     string
 	stamp    fileStamp
 	warnings []*FieldError
+	sections map[string]any // the program's own sections, decoded: name → pointer
 }
 
 func (c *Config) setDefaults() {
@@ -55,6 +56,39 @@ type LoadOptions struct {
 	// IgnoreEnv ignores the environment: no RAMPART_ variable overrides a setting,
 	// and secrets read from environment variables ({env: NAME}) are not checked.
 	IgnoreEnv bool
+
+	// Defaults is YAML in the schema of the file, layered under it: a key the file
+	// leaves out takes its value from Defaults, and the environment overrides
+	// both. Mappings are merged key by key; a list or a value in the file replaces
+	// the one in Defaults. A bus.embedded that comes from Defaults alone is dropped
+	// when the file or the environment chooses another transport or sets bus.url.
+	// Problems in Defaults are reported at their line, as DefaultsName:LINE. Nil
+	// means no defaults besides Rampart's own.
+	Defaults []byte
+	// DefaultsName names Defaults in messages. Empty means "defaults".
+	DefaultsName string
+
+	// Sections are the program's own top-level sections of the file, by name
+	// (such as "customers"), each a pointer to a struct whose fields hold the
+	// section's defaults. Load decodes each section into a copy of its struct,
+	// which [Config.Section] returns; the struct given is never changed, so that
+	// the same LoadOptions can load again (see [WatchOptions]).
+	//
+	// A section is decoded by the same rules as Rampart's: keys are the fields'
+	// yaml tags, unknown keys are errors that suggest the closest key, values
+	// must have the field's type, durations ([Duration] or [time.Duration]) need
+	// a unit, a [Secret] is checked and never printed, [URL] passwords are
+	// redacted, RAMPART_<SECTION>__<KEY> variables override keys, and every error
+	// is a [*FieldError] with the file's line. After decoding, a section whose
+	// pointer has a method Validate() error is validated: a [*FieldError] it
+	// returns (alone or joined with [errors.Join]) is reported at its Path within
+	// the section, other errors at the section itself.
+	//
+	// With Sections nil, as for a tool that checks any service's file (rampart
+	// config check), a top-level mapping that is not Rampart's and not close to a
+	// Rampart section's name is left unchecked, with a warning; with Sections set,
+	// any other top-level key is an error.
+	Sections map[string]any
 }
 
 // Load reads the configuration from the YAML file at path and the RAMPART_
@@ -84,8 +118,17 @@ func (o LoadOptions) Load(path string) (*Config, error) {
 
 // Parse is Load for a file's contents; name is the file's name in messages.
 func (o LoadOptions) Parse(name string, data []byte) (*Config, error) {
+	sections, err := checkSections(o.Sections)
+	if err != nil {
+		return nil, err
+	}
 	st := newLoadState(name, o.IgnoreEnv)
-	cfg, err := st.parse(data)
+	st.sections = sections
+	st.defaultsName = o.DefaultsName
+	if st.defaultsName == "" {
+		st.defaultsName = "defaults"
+	}
+	cfg, err := st.parse(o.Defaults, data)
 	if err != nil {
 		return nil, err
 	}
@@ -95,12 +138,21 @@ func (o LoadOptions) Parse(name string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-// parse runs the loader over data.
-func (st *loadState) parse(data []byte) (*Config, error) {
-	if !st.parseNodes(data) {
+// parse runs the loader over data, layered over defaults.
+func (st *loadState) parse(defaults, data []byte) (*Config, error) {
+	k := koanf.New(".")
+	if defaults != nil {
+		if !st.parseNodes(st.defaultsName, defaults, st.defaultLines) {
+			return nil, st.result()
+		}
+		if err := k.Load(rawbytes.Provider(defaults), yamlparser.Parser()); err != nil {
+			st.syntaxErrorIn(st.defaultsName, err)
+			return nil, st.result()
+		}
+	}
+	if !st.parseNodes(st.file, data, st.lines) {
 		return nil, st.result()
 	}
-	k := koanf.New(".")
 	if err := k.Load(rawbytes.Provider(data), yamlparser.Parser()); err != nil {
 		st.syntaxError(err)
 		return nil, st.result()
@@ -111,8 +163,10 @@ func (st *loadState) parse(data []byte) (*Config, error) {
 	}
 	cfg := &Config{}
 	cfg.setDefaults()
+	others := st.splitSections(tree)
 	st.decodeStruct("", tree, reflect.ValueOf(cfg).Elem())
 	cfg.validate(st)
+	cfg.sections = st.decodeSections(others)
 	if err := st.result(); err != nil {
 		return nil, err
 	}

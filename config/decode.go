@@ -43,7 +43,7 @@ func (st *loadState) decode(path string, raw any, rv reflect.Value, opts fieldOp
 			return
 		}
 	}
-	if rv.Type() == durationType {
+	if rv.Type() == durationType || rv.Type() == timeDurationType {
 		st.decodeDuration(path, raw, rv, opts.off)
 		return
 	}
@@ -55,7 +55,11 @@ func (st *loadState) decode(path string, raw any, rv reflect.Value, opts fieldOp
 			return // an optional section left empty is absent
 		}
 		p := reflect.New(rv.Type().Elem())
-		setDefaults(p)
+		if rv.IsNil() {
+			setDefaults(p)
+		} else {
+			p.Elem().Set(rv.Elem()) // a program's section may hold a default here
+		}
 		st.decode(path, raw, p.Elem(), opts)
 		rv.Set(p)
 	case reflect.Map:
@@ -64,9 +68,11 @@ func (st *loadState) decode(path string, raw any, rv reflect.Value, opts fieldOp
 		st.decodeSlice(path, raw, rv, opts)
 	case reflect.String:
 		st.decodeString(path, raw, rv)
-	case reflect.Int, reflect.Int64:
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		st.decodeInt(path, raw, rv)
-	case reflect.Float64:
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		st.decodeUint(path, raw, rv)
+	case reflect.Float32, reflect.Float64:
 		st.decodeFloat(path, raw, rv)
 	case reflect.Bool:
 		st.decodeBool(path, raw, rv)
@@ -177,9 +183,16 @@ func (st *loadState) decodeMap(path string, raw any, rv reflect.Value) {
 		st.fail(path, "must be a mapping of names to values, got %s", kindOf(raw))
 		return
 	}
-	if rv.IsNil() {
-		rv.Set(reflect.MakeMapWithSize(rv.Type(), len(m)))
+	// A new map, holding the entries rv had: the map of a default (a program's
+	// section, copied from the struct it gave) is never written to.
+	out := reflect.MakeMapWithSize(rv.Type(), rv.Len()+len(m))
+	if !rv.IsNil() {
+		iter := rv.MapRange()
+		for iter.Next() {
+			out.SetMapIndex(iter.Key(), iter.Value())
+		}
 	}
+	rv.Set(out)
 	for _, k := range sortedKeys(m) {
 		kp := join(path, k)
 		st.present[kp] = true
@@ -279,6 +292,32 @@ func (st *loadState) decodeInt(path string, raw any, rv reflect.Value) {
 	rv.SetInt(n)
 }
 
+// decodeUint decodes a whole number that must not be negative.
+func (st *loadState) decodeUint(path string, raw any, rv reflect.Value) {
+	if v, ok := raw.(uint64); ok { // above MaxInt64
+		if rv.OverflowUint(v) {
+			st.fail(path, "is too large, got %d", v)
+			return
+		}
+		rv.SetUint(v)
+		return
+	}
+	n := reflect.New(reflect.TypeFor[int64]()).Elem()
+	before := len(st.errs)
+	st.decodeInt(path, raw, n)
+	if len(st.errs) > before {
+		return
+	}
+	switch i := n.Int(); {
+	case i < 0:
+		st.fail(path, "must not be negative, got %d", i)
+	case rv.OverflowUint(uint64(i)):
+		st.fail(path, "is too large, got %d", i)
+	default:
+		rv.SetUint(uint64(i))
+	}
+}
+
 func (st *loadState) decodeFloat(path string, raw any, rv reflect.Value) {
 	var f float64
 	switch v := raw.(type) {
@@ -309,6 +348,10 @@ func (st *loadState) decodeFloat(path string, raw any, rv reflect.Value) {
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		st.fail(path, "must be a finite number, got %v", f)
+		return
+	}
+	if rv.OverflowFloat(f) {
+		st.fail(path, "is too large, got %v", f)
 		return
 	}
 	rv.SetFloat(f)

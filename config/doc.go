@@ -11,8 +11,8 @@
 //	payments, _ := live.Client("payments")
 //	pay, err := httpx.PostJSON[Payment](ctx, payments.JSON(), "/v1/payments", req)
 //
-// The file's schema, every key with its default, and the table of environment
-// variables are in docs/configuration.md; `rampart config check FILE` validates a
+// The file's schema, every key with its default, the program's own sections and
+// the table of environment variables are in docs/configuration.md; `rampart config check FILE` validates a
 // file and prints the effective configuration.
 //
 // # Loading
@@ -29,6 +29,17 @@
 // value of the wrong type is an error, and so is a duration without a unit
 // ("250ms" and "2s" are durations; 5 is not). A value written out must be valid as
 // written: "max_attempts: 0" is an error, not "the default".
+//
+// # A program's own settings
+//
+// [LoadOptions.Sections] declares the program's own top-level sections of the
+// file ("customers:"), each a struct whose field values are its defaults; Load
+// decodes each into a copy by the same strict rules, with the same errors, and
+// [Config.Section] returns it. A section's Validate method, if it has one, adds
+// its own rules. [LoadOptions.Defaults] layers YAML under the file: what the
+// file leaves out keeps the default, and the environment overrides both. With
+// no sections declared (rampart config check), another program's section is
+// left unchecked with a warning.
 //
 // # Errors
 //

@@ -67,7 +67,8 @@ func (e *FieldError) Unwrap() error { return e.Err }
 func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
 
 // FieldErrors returns the [*FieldError]s in err (as returned by [Load] or
-// [LoadOptions.Parse]), in the order they were reported.
+// [LoadOptions.Parse], possibly wrapped with %w), in the order they were
+// reported.
 func FieldErrors(err error) []*FieldError {
 	var out []*FieldError
 	var walk func(error)
@@ -80,6 +81,8 @@ func FieldErrors(err error) []*FieldError {
 			for _, e := range e.Unwrap() {
 				walk(e)
 			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap()) // Load's errors, wrapped by a caller
 		}
 	}
 	walk(err)

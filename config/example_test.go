@@ -3,6 +3,7 @@ package config_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/rampart-go/rampart/config"
 	"github.com/rampart-go/rampart/resilience"
@@ -74,4 +75,53 @@ pipelines:
 	// call: <nil>
 	// pipelines.inventory.policies[1].timeout: updated: calls that start from now on use 500ms
 	// timeout now: 500ms
+}
+
+// ShopSettings is a program's own section of the file.
+type ShopSettings struct {
+	Addr          string          `yaml:"addr"`
+	CheckInterval config.Duration `yaml:"check_interval"`
+	APIKey        config.Secret   `yaml:"api_key"`
+}
+
+// Validate is the section's own rules; a FieldError names the key.
+func (s *ShopSettings) Validate() error {
+	if s.CheckInterval.D() < time.Second {
+		return &config.FieldError{Path: "check_interval", Msg: "must be ≥ 1s, got " + s.CheckInterval.String()}
+	}
+	return nil
+}
+
+// A program's own settings in the same file as Rampart's, over built-in
+// defaults, with the same checks.
+func ExampleLoadOptions_sections() {
+	opts := config.LoadOptions{
+		IgnoreEnv:    true, // RAMPART_SHOP__ADDR would override shop.addr
+		Defaults:     []byte("health: {service_id: shop}\nshop: {check_interval: 5s}\n"),
+		DefaultsName: "built-in defaults",
+		Sections:     map[string]any{"shop": &ShopSettings{Addr: "127.0.0.1:8080"}},
+	}
+	cfg, err := opts.Parse("shop.yaml", []byte(`
+shop:
+  api_key: {env: HOME}
+telemetry: {service_name: shop}
+`))
+	if err != nil {
+		panic(err)
+	}
+	shop := cfg.Section("shop").(*ShopSettings)
+	fmt.Println(shop.Addr, shop.CheckInterval, shop.APIKey.Env, cfg.Health.ServiceID, cfg.Telemetry.ServiceName)
+
+	_, err = opts.Parse("shop.yaml", []byte(`
+shop:
+  adr: 0.0.0.0:80
+  check_interval: 10ms
+`))
+	for _, e := range config.FieldErrors(err) {
+		fmt.Println(e)
+	}
+	// Output:
+	// 127.0.0.1:8080 5s HOME shop shop
+	// shop.yaml:3: shop.adr: unknown key (did you mean addr?)
+	// shop.yaml:4: shop.check_interval: must be ≥ 1s, got 10ms
 }

@@ -15,26 +15,27 @@ import (
 // go.yaml.in/yaml/v3, the maintained continuation of gopkg.in/yaml.v3) to map each
 // key path to its line for the error messages.
 
-// parseNodes parses data, checks that it is one YAML document whose top level is a
-// mapping (or empty), and records the line of every key and list element.
-func (st *loadState) parseNodes(data []byte) bool {
+// parseNodes parses data, the file name, checks that it is one YAML document
+// whose top level is a mapping (or empty), and records the line of every key and
+// list element in lines.
+func (st *loadState) parseNodes(name string, data []byte, lines map[string]int) bool {
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return true // an empty file
 		}
-		st.syntaxError(err)
+		st.syntaxErrorIn(name, err)
 		return false
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		st.syntaxError(err)
+		st.syntaxErrorIn(name, err)
 		return false
 	default:
-		st.errs = append(st.errs, &FieldError{File: st.file, Line: next.Line,
+		st.errs = append(st.errs, &FieldError{File: name, Line: next.Line,
 			Msg: "the file holds more than one YAML document; put everything in one"})
 		return false
 	}
@@ -47,16 +48,16 @@ func (st *loadState) parseNodes(data []byte) bool {
 	case root.Kind == yaml.ScalarNode && root.Tag == "!!null":
 		return true
 	default:
-		st.errs = append(st.errs, &FieldError{File: st.file, Line: root.Line,
+		st.errs = append(st.errs, &FieldError{File: name, Line: root.Line,
 			Msg: "the file must be a mapping of sections (clients, pipelines, bus, health, telemetry)"})
 		return false
 	}
-	st.indexLines("", root, 0)
+	indexLines(lines, "", root, 0)
 	return true
 }
 
-// indexLines records the lines of the keys and elements under n.
-func (st *loadState) indexLines(path string, n *yaml.Node, depth int) {
+// indexLines records the lines of the keys and elements under n in lines.
+func indexLines(lines map[string]int, path string, n *yaml.Node, depth int) {
 	if depth > 64 {
 		return
 	}
@@ -68,16 +69,16 @@ func (st *loadState) indexLines(path string, n *yaml.Node, depth int) {
 				continue
 			}
 			p := join(path, k.Value)
-			if _, seen := st.lines[p]; !seen {
-				st.lines[p] = k.Line
+			if _, seen := lines[p]; !seen {
+				lines[p] = k.Line
 			}
-			st.indexLines(p, v, depth+1)
+			indexLines(lines, p, v, depth+1)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			p := index(path, i)
-			st.lines[p] = c.Line
-			st.indexLines(p, c, depth+1)
+			lines[p] = c.Line
+			indexLines(lines, p, c, depth+1)
 		}
 	}
 }
@@ -86,14 +87,17 @@ var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // syntaxError reports an error of the YAML parser at its line; a TypeError (a
 // duplicate key, say) holds one error per line.
-func (st *loadState) syntaxError(err error) {
+func (st *loadState) syntaxError(err error) { st.syntaxErrorIn(st.file, err) }
+
+// syntaxErrorIn is syntaxError for the file name.
+func (st *loadState) syntaxErrorIn(name string, err error) {
 	msgs := []string{err.Error()}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		msgs = te.Errors
 	}
 	for _, msg := range msgs {
-		e := &FieldError{File: st.file, Msg: msg, Err: err}
+		e := &FieldError{File: name, Msg: msg, Err: err}
 		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
 			e.Msg = "invalid YAML: " + m[2]

@@ -19,6 +19,10 @@ type loadState struct {
 	unknown   map[string]bool // paths of unknown keys, which change no value
 	warns     []*FieldError
 	ignoreEnv bool
+
+	defaultsName string         // the name of LoadOptions.Defaults in messages
+	defaultLines map[string]int // path → line in the defaults
+	sections     map[string]any // LoadOptions.Sections, checked; nil: lenient
 }
 
 func newLoadState(file string, ignoreEnv bool) *loadState {
@@ -28,6 +32,8 @@ func newLoadState(file string, ignoreEnv bool) *loadState {
 		env:       make(map[string]string),
 		present:   make(map[string]bool),
 		ignoreEnv: ignoreEnv,
+
+		defaultLines: make(map[string]int),
 	}
 }
 
@@ -41,6 +47,10 @@ func (st *loadState) at(path, msg string, err error) *FieldError {
 		}
 		if line, ok := st.lines[p]; ok {
 			e.File, e.Line = st.file, line
+			return e
+		}
+		if line, ok := st.defaultLines[p]; ok {
+			e.File, e.Line = st.defaultsName, line
 			return e
 		}
 		if p == "" {
@@ -108,6 +118,28 @@ func (st *loadState) fromEnv(path string) bool {
 			return false
 		}
 	}
+}
+
+// onlyDefault reports whether the key at path, and everything under it, comes
+// from the defaults alone: neither the file nor the environment set any of it.
+func (st *loadState) onlyDefault(path string) bool {
+	if _, ok := st.defaultLines[path]; !ok {
+		return false
+	}
+	under := func(p string) bool {
+		return p == path || strings.HasPrefix(p, path) && (p[len(path)] == '.' || p[len(path)] == '[')
+	}
+	for p := range st.lines {
+		if under(p) {
+			return false
+		}
+	}
+	for p := range st.env {
+		if under(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // has reports whether the key at path was written (in the file or the

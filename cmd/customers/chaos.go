@@ -26,7 +26,7 @@ func runChaos(ctx context.Context, args []string, out io.Writer) int {
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "the service's data directory; empty means a temporary one, removed at the end")
 	fs.StringVar(&cfg.Transport, "transport", "jetstream", "jetstream (embedded server) or rabbitmq (at -bus-url)")
 	fs.StringVar(&cfg.BusURL, "bus-url", os.Getenv("RAMPART_BUS__URL"), "the broker's URL for -transport rabbitmq (RAMPART_BUS__URL)")
-	fs.StringVar(&cfg.Rabbitmqctl, "rabbitmqctl", "rabbitmqctl", "the command that closes RabbitMQ's connections")
+	fs.StringVar(&cfg.Rabbitmqctl, "rabbitmqctl", "rabbitmqctl", "the command that makes the run's RabbitMQ virtual host, closes the service's connections to it and deletes it")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the request mix; 0 means random")
 	logFile := fs.String("service-log", "", "file that receives the service's JSON logs; empty discards them")
 	fs.Usage = func() {

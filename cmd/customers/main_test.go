@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rampart-go/rampart/config"
+	"github.com/rampart-go/rampart/internal/customers/wiring"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -93,9 +94,13 @@ func TestRunArguments(t *testing.T) {
 	}
 }
 
-// TestExampleConfig keeps customers.example.yaml valid.
+// TestExampleConfig keeps customers.example.yaml valid: as the service loads
+// it, with its own section, and as `rampart config check` does, which leaves
+// the customers section to the service.
 func TestExampleConfig(t *testing.T) {
-	cfg, err := config.LoadOptions{IgnoreEnv: true}.Load("customers.example.yaml")
+	opts := wiring.ConfigOptions(t.TempDir())
+	opts.IgnoreEnv = true
+	cfg, err := opts.Load("customers.example.yaml")
 	if err != nil {
 		t.Fatalf("customers.example.yaml: %v", err)
 	}
@@ -103,5 +108,23 @@ func TestExampleConfig(t *testing.T) {
 		if _, ok := cfg.Clients[name]; !ok {
 			t.Errorf("customers.example.yaml has no client %q", name)
 		}
+	}
+	sec := cfg.Section(wiring.SectionName).(*wiring.Section)
+	if sec.Addr != "0.0.0.0:8080" || sec.JWTIssuer != "https://idp.example" || sec.JWTScope != "customers:write" {
+		t.Errorf("customers section = %+v; want the file's addr and jwt_issuer, the default jwt_scope", sec)
+	}
+	if cfg.Bus.Transport != "rabbitmq" || cfg.Bus.Embedded != nil {
+		t.Errorf("bus = %+v; want the file's RabbitMQ, not the built-in embedded server", cfg.Bus)
+	}
+	if len(cfg.Warnings()) != 0 {
+		t.Errorf("warnings = %v; want none", cfg.Warnings())
+	}
+
+	checked, err := config.LoadOptions{IgnoreEnv: true}.Load("customers.example.yaml") // rampart config check
+	if err != nil {
+		t.Fatalf("customers.example.yaml, as rampart config check loads it: %v", err)
+	}
+	if w := checked.Warnings(); len(w) != 1 || w[0].Path != "customers" {
+		t.Errorf("rampart config check warnings = %v; want one, that the customers section is not checked", w)
 	}
 }

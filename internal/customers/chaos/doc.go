@@ -5,6 +5,12 @@
 // that every effect happened exactly once.
 //
 //	go run ./cmd/customers chaos -duration 60s
+//	go run ./cmd/customers chaos -transport rabbitmq -bus-url amqp://guest:guest@127.0.0.1:5672/
+//
+// On RabbitMQ the rehearsal runs in a virtual host of its own, made with
+// rabbitmqctl and deleted at the end, so that its queues and its broker cut
+// (rabbitmqctl close_connection, for the service's connections only) leave the
+// other programs on the broker alone.
 //
 // # What is checked
 //
@@ -31,5 +37,6 @@
 // The rehearsal starts the three simulators itself and gives the service
 // clients of them through its configuration, so that a restart of the service
 // (graceful Shutdown, then a new server on the same data directory) keeps the
-// simulators and what they counted.
+// simulators and what they counted. The clients' credentials are files in the
+// data directory, read by the service when it uses them.
 package chaos

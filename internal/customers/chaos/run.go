@@ -12,7 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,7 +50,8 @@ type Config struct {
 	Transport string
 	// BusURL is the broker's URL for Transport "rabbitmq".
 	BusURL string
-	// Rabbitmqctl is the command that cuts RabbitMQ's connections. Empty means
+	// Rabbitmqctl is the command that makes the run's virtual host on RabbitMQ,
+	// cuts the service's connections to it and deletes it. Empty means
 	// "rabbitmqctl".
 	Rabbitmqctl string
 	// ChargeInterval is how often the service charges the orders left pending.
@@ -158,6 +159,7 @@ type rig struct {
 	mail    *providers.EmailSimulator
 	svcCfg  *config.Config
 	addr    string
+	vhost   *rabbitVhost // the run's virtual host on RabbitMQ; nil on JetStream
 
 	mu    sync.Mutex
 	srv   *wiring.Server
@@ -202,6 +204,19 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 			return sum, fmt.Errorf("chaos: data directory: %w", err)
 		}
 		defer os.RemoveAll(r.dataDir)
+	}
+	if cfg.Transport == "rabbitmq" {
+		if cfg.BusURL == "" {
+			return sum, errors.New("chaos: the rabbitmq transport needs the broker's URL")
+		}
+		if r.vhost, err = newRabbitVhost(ctx, cfg.Rabbitmqctl, cfg.BusURL); err != nil {
+			return sum, fmt.Errorf("chaos: the rehearsal on RabbitMQ runs in a virtual host of its own: %w", err)
+		}
+		defer func() {
+			if rerr := r.vhost.remove(context.WithoutCancel(ctx)); rerr != nil && err == nil {
+				err = rerr
+			}
+		}()
 	}
 	if err := r.startSimulators(); err != nil {
 		return sum, err
@@ -423,29 +438,41 @@ func randomHex() string {
 	return hex.EncodeToString(b)
 }
 
-// serviceConfig is the service's Rampart configuration: the built-in one, with
-// clients of the rehearsal's simulators (the pipeline of the service's own
-// simulated clients: short timeouts), and the transport asked for.
+// serviceConfig is the service's configuration: the built-in defaults, under a
+// file with clients of the rehearsal's simulators (the pipeline of the
+// service's own simulated clients: short timeouts; the credentials in files,
+// read when used) and, on RabbitMQ, the run's virtual host.
 func (r *rig) serviceConfig() (*config.Config, error) {
 	var bus string
 	switch r.cfg.Transport {
-	case "jetstream":
-		bus = "bus:\n  transport: jetstream\n  embedded:\n    data_dir: " + strconv.Quote(r.dataDir+"/jetstream") + "\n"
+	case "jetstream": // the built-in defaults: the embedded server in the data directory
 	case "rabbitmq":
-		if r.cfg.BusURL == "" {
-			return nil, errors.New("chaos: the rabbitmq transport needs the broker's URL")
-		}
-		bus = "bus:\n  transport: rabbitmq\n  url: " + strconv.Quote(r.cfg.BusURL) + "\n"
+		bus = "bus:\n  transport: rabbitmq\n  url: " + strconv.Quote(r.vhost.url) + "\n"
 	default:
 		return nil, fmt.Errorf("chaos: transport %q: want jetstream or rabbitmq", r.cfg.Transport)
 	}
-	base := string(wiring.DefaultConfig(r.dataDir, func(string) string { return "" }))
-	i := strings.Index(base, "  source:")
-	if i < 0 {
-		return nil, errors.New("chaos: the built-in configuration changed shape: no bus source")
+	dir := filepath.Join(r.dataDir, "secrets")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("chaos: %w", err)
+	}
+	secretFile := func(name string, src auth.SecretSource) (string, error) {
+		s, err := src.Load(context.Background())
+		if err != nil {
+			return "", err
+		}
+		path := filepath.Join(dir, name)
+		return strconv.Quote(path), os.WriteFile(path, []byte(s.Reveal()+"\n"), 0o600)
 	}
 	pc, ic, ec := r.pay.ClientConfig(), r.inv.ClientConfig(), r.mail.ClientConfig()
-	apiKey, err := ec.APIKey.Load(context.Background())
+	paySecret, err := secretFile("payments-client-secret", pc.ClientSecret)
+	if err != nil {
+		return nil, err
+	}
+	invKey, err := secretFile("inventory-hmac-key", ic.Key)
+	if err != nil {
+		return nil, err
+	}
+	mailKey, err := secretFile("email-api-key", ec.APIKey)
 	if err != nil {
 		return nil, err
 	}
@@ -453,13 +480,14 @@ func (r *rig) serviceConfig() (*config.Config, error) {
 	clients := "clients:\n" +
 		"  payments:\n    base_url: " + strconv.Quote(pc.BaseURL) + "\n" + pipeline +
 		"    auth:\n      oauth2: {token_url: " + strconv.Quote(pc.BaseURL+"/oauth/token") + ", client_id: " + strconv.Quote(pc.ClientID) +
-		", client_secret: {value: " + strconv.Quote(pc.ClientSecret.Reveal()) + "}}\n" +
+		", client_secret: {file: " + paySecret + "}}\n" +
 		"  inventory:\n    base_url: " + strconv.Quote(ic.BaseURL) + "\n" + pipeline +
-		"    auth:\n      hmac: {key_id: " + strconv.Quote(ic.KeyID) + ", key: {value: " + strconv.Quote(ic.Key.Reveal()) + "}}\n" +
+		"    auth:\n      hmac: {key_id: " + strconv.Quote(ic.KeyID) + ", key: {file: " + invKey + "}}\n" +
 		"  email:\n    base_url: " + strconv.Quote(ec.BaseURL) + "\n" + pipeline +
-		"    auth:\n      api_key: {value: " + strconv.Quote(apiKey.Reveal()) + "}\n"
-	text := bus + base[i:] + clients
-	cfg, err := config.LoadOptions{IgnoreEnv: true}.Parse("chaos", []byte(text))
+		"    auth:\n      api_key: {file: " + mailKey + "}\n"
+	opts := wiring.ConfigOptions(r.dataDir)
+	opts.IgnoreEnv = true
+	cfg, err := opts.Parse("chaos", []byte(bus+clients))
 	if err != nil {
 		return nil, fmt.Errorf("chaos: the service's configuration: %w", err)
 	}
@@ -508,20 +536,21 @@ func (r *rig) restart(ctx context.Context) error {
 }
 
 // cutBroker cuts the service's connections to the broker and notes what it
-// did, or why it could not: on RabbitMQ with rabbitmqctl close_all_connections;
+// did, or why it could not: on RabbitMQ with rabbitmqctl close_connection, for
+// the connections to the run's virtual host only;
 // on JetStream through the service (the embedded server is restarted on its
 // data directory after downtime, zero meaning 1s). A cut that fails is noted,
 // not fatal: the counts still tell whether the service kept its promises.
 func (r *rig) cutBroker(ctx context.Context, downtime time.Duration) {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if r.cfg.Transport == "rabbitmq" {
-		out, err := exec.CommandContext(cctx, r.cfg.Rabbitmqctl, "close_all_connections", "chaos rehearsal").CombinedOutput()
+	if r.vhost != nil {
+		n, err := r.vhost.cut(cctx)
 		if err != nil {
-			r.note("broker connection cut failed: %s close_all_connections: %v: %s", r.cfg.Rabbitmqctl, err, strings.TrimSpace(string(out)))
+			r.note("broker connection cut failed: %v", err)
 			return
 		}
-		r.note("broker connection cut: RabbitMQ closed every connection (rabbitmqctl close_all_connections)")
+		r.note("broker connection cut: RabbitMQ closed the service's %d connections (rabbitmqctl close_connection)", n)
 		return
 	}
 	if downtime <= 0 {

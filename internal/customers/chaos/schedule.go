@@ -19,7 +19,9 @@ const (
 	InventoryFaults Kind = "inventory"
 	EmailFaults     Kind = "email"
 	// BrokerCut cuts the service's connections to the broker: on RabbitMQ with
-	// rabbitmqctl close_all_connections; on the embedded JetStream server by
+	// rabbitmqctl close_connection, for the connections to the run's own virtual
+	// host (other programs on the broker are left alone); on the embedded
+	// JetStream server by
 	// stopping the server and starting it again on its data directory after
 	// Injection.For (zero means 1s), through [wiring.Server.CutBrokerConnection].
 	// The load goes on meanwhile.

@@ -1,6 +1,8 @@
 package providers
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,12 +21,13 @@ type client struct {
 }
 
 // pipeline returns o completed for a client of provider at baseURL: Name (when
-// empty), BaseURL and IdempotencyKeys are set, Logger and Observer when given.
+// empty), BaseURL (when given) and IdempotencyKeys are set, Logger and Observer
+// when given.
 func pipeline(provider, baseURL string, o httpx.Options, logger *slog.Logger, observer httpx.Observer) httpx.Options {
 	if o.Name == "" {
 		o.Name = provider
 	}
-	o.BaseURL = baseURL
+	o.BaseURL = cmp.Or(baseURL, o.BaseURL)
 	// Every POST carries an Idempotency-Key, from the call's business ID, so that
 	// the pipeline may retry it.
 	o.IdempotencyKeys = true
@@ -37,6 +40,47 @@ func pipeline(provider, baseURL string, o httpx.Options, logger *slog.Logger, ob
 	return o
 }
 
+// configuredAuth reports whether o carries credentials already, as package
+// config sets them from a client's auth section ([config.ClientConfig.HTTPXOptions]:
+// Auth, or AuthTransport for OAuth2), and if so wraps them so that a token
+// endpoint's refusal of the client is permanent: httpx does not retry an
+// attempt whose credentials are wrong.
+func configuredAuth(o *httpx.Options) bool {
+	switch {
+	case o.AuthTransport != nil:
+		wrap := o.AuthTransport
+		o.AuthTransport = func(next http.RoundTripper) http.RoundTripper { return refusalIsPermanentRT{wrap(next)} }
+		return true
+	case o.Auth != nil:
+		o.Auth = refusalIsPermanentAuth{o.Auth}
+		return true
+	}
+	return false
+}
+
+// refusalIsPermanentRT marks a token endpoint's refusal of the client, met by
+// the credentials of a RoundTripper, as permanent.
+type refusalIsPermanentRT struct{ next http.RoundTripper }
+
+func (r refusalIsPermanentRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if credentialsRefused(err) {
+		return nil, resilience.Permanent(err)
+	}
+	return resp, err
+}
+
+// refusalIsPermanentAuth is refusalIsPermanentRT for an httpx.Authenticator.
+type refusalIsPermanentAuth struct{ httpx.Authenticator }
+
+func (r refusalIsPermanentAuth) Apply(ctx context.Context, req *http.Request) error {
+	err := r.Authenticator.Apply(ctx, req)
+	if credentialsRefused(err) {
+		return resilience.Permanent(err)
+	}
+	return err
+}
+
 // newClient returns a client over a new httpx.Client configured by o.
 func newClient(provider string, o httpx.Options) (client, error) {
 	c, err := httpx.NewClient(o)
@@ -46,10 +90,10 @@ func newClient(provider string, o httpx.Options) (client, error) {
 	return client{provider: provider, http: c}, nil
 }
 
-// requireBaseURL checks a config's BaseURL.
-func requireBaseURL(config, baseURL string) error {
-	if baseURL == "" {
-		return errors.New("providers: " + config + ".BaseURL: required")
+// requireBaseURL checks a config's BaseURL, which may come from its HTTP.BaseURL.
+func requireBaseURL(config string, o httpx.Options) error {
+	if o.BaseURL == "" {
+		return errors.New("providers: " + config + ".BaseURL: required (or HTTP.BaseURL)")
 	}
 	return nil
 }

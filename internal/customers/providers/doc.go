@@ -17,6 +17,13 @@
 //
 // Constructors take a config struct (base URL, credentials, [httpx.Options] for the
 // pipeline, logger, observer) and return the client or an error naming the field.
+// Secrets are [auth.SecretSource]s, loaded when used, so that a rotated key needs
+// no restart. The pipeline and the credentials can also come from package config,
+// as it builds them for any client from the file's clients section (the payment
+// client keeps treating a token endpoint's refusal as permanent):
+//
+//	opts, err := cfg.Clients["payments"].HTTPXOptions() // base_url, timeouts, retries, auth
+//	payments, err := providers.NewPaymentClient(providers.PaymentClientConfig{HTTP: opts, Logger: logger})
 //
 //	payments, err := providers.NewPaymentClient(providers.PaymentClientConfig{
 //		BaseURL:      "https://api.payments.example",

@@ -36,15 +36,17 @@ type SentMessage struct {
 	AcceptedAt time.Time `json:"accepted_at"`
 }
 
-// EmailClientConfig configures an [EmailClient]. BaseURL and APIKey are required.
+// EmailClientConfig configures an [EmailClient]. BaseURL (or HTTP.BaseURL) is
+// required, and credentials: APIKey, or those HTTP carries already.
 type EmailClientConfig struct {
-	// BaseURL is the provider's API.
+	// BaseURL is the provider's API. Empty means HTTP.BaseURL.
 	BaseURL string
 	// APIKey is sent as X-Api-Key, loaded on every request: an [auth.Secret], an
-	// [auth.EnvSecret] or an [*auth.FileSecret].
+	// [auth.EnvSecret] or an [*auth.FileSecret]. It is ignored when HTTP.Auth or
+	// HTTP.AuthTransport is set.
 	APIKey auth.SecretSource
 	// HTTP configures the pipeline; see PaymentClientConfig.HTTP. Name defaults
-	// to "email"; BaseURL, IdempotencyKeys and Auth are set by the constructor.
+	// to "email"; IdempotencyKeys is set by the constructor.
 	HTTP httpx.Options
 	// Logger and Observer, if set, replace HTTP.Logger and HTTP.Observer.
 	Logger   *slog.Logger
@@ -60,14 +62,16 @@ type EmailClient struct {
 
 // NewEmailClient returns a client for cfg.
 func NewEmailClient(cfg EmailClientConfig) (*EmailClient, error) {
-	if err := requireBaseURL("EmailClientConfig", cfg.BaseURL); err != nil {
+	opts := pipeline("email", cfg.BaseURL, cfg.HTTP, cfg.Logger, cfg.Observer)
+	if err := requireBaseURL("EmailClientConfig", opts); err != nil {
 		return nil, err
 	}
-	if cfg.APIKey == nil {
-		return nil, errors.New("providers: EmailClientConfig.APIKey: required")
+	if !configuredAuth(&opts) {
+		if cfg.APIKey == nil {
+			return nil, errors.New("providers: EmailClientConfig.APIKey: required (or HTTP.Auth)")
+		}
+		opts.Auth = auth.APIKey(cfg.APIKey)
 	}
-	opts := pipeline("email", cfg.BaseURL, cfg.HTTP, cfg.Logger, cfg.Observer)
-	opts.Auth, opts.AuthTransport = auth.APIKey(cfg.APIKey), nil
 	c, err := newClient("email", opts)
 	if err != nil {
 		return nil, err

@@ -24,18 +24,21 @@ type Reservation struct {
 	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
-// InventoryClientConfig configures an [InventoryClient]. BaseURL, KeyID and Key
-// are required.
+// InventoryClientConfig configures an [InventoryClient]. BaseURL (or
+// HTTP.BaseURL) is required, and credentials: KeyID and Key, or those HTTP
+// carries already.
 type InventoryClientConfig struct {
-	// BaseURL is the provider's API.
+	// BaseURL is the provider's API. Empty means HTTP.BaseURL.
 	BaseURL string
 	// KeyID and Key sign every request (HMAC-SHA256, see [auth.HMACSigner]); the
-	// key is shared with the provider and at least 32 bytes long.
+	// key is shared with the provider and at least 32 bytes long. It is loaded for
+	// every request, so that a rotated one ([auth.EnvSecret], [*auth.FileSecret])
+	// needs no restart. They are ignored when HTTP.Auth or HTTP.AuthTransport is
+	// set.
 	KeyID string
-	Key   auth.Secret
+	Key   auth.SecretSource
 	// HTTP configures the pipeline; see PaymentClientConfig.HTTP. Name defaults
-	// to "inventory"; BaseURL, IdempotencyKeys and Auth are set by the
-	// constructor.
+	// to "inventory"; IdempotencyKeys is set by the constructor.
 	HTTP httpx.Options
 	// Logger and Observer, if set, replace HTTP.Logger and HTTP.Observer.
 	Logger   *slog.Logger
@@ -51,15 +54,17 @@ type InventoryClient struct {
 
 // NewInventoryClient returns a client for cfg.
 func NewInventoryClient(cfg InventoryClientConfig) (*InventoryClient, error) {
-	if err := requireBaseURL("InventoryClientConfig", cfg.BaseURL); err != nil {
-		return nil, err
-	}
-	signer, err := auth.NewHMACSigner(auth.HMACSignerConfig{KeyID: cfg.KeyID, Key: cfg.Key})
-	if err != nil {
-		return nil, err
-	}
 	opts := pipeline("inventory", cfg.BaseURL, cfg.HTTP, cfg.Logger, cfg.Observer)
-	opts.Auth, opts.AuthTransport = signer, nil
+	if err := requireBaseURL("InventoryClientConfig", opts); err != nil {
+		return nil, err
+	}
+	if !configuredAuth(&opts) {
+		signer, err := auth.NewHMACSigner(auth.HMACSignerConfig{KeyID: cfg.KeyID, Key: cfg.Key})
+		if err != nil {
+			return nil, err
+		}
+		opts.Auth = signer
+	}
 	c, err := newClient("inventory", opts)
 	if err != nil {
 		return nil, err

@@ -144,7 +144,7 @@ func TestInventoryRejects(t *testing.T) {
 	if e := wantKind(t, err, providers.ErrUnauthorized, true); e.StatusCode != http.StatusUnauthorized {
 		t.Errorf("wrong key: status %d, want 401", e.StatusCode)
 	}
-	for _, secret := range []string{"wrong-key-", sim.ClientConfig().Key.Reveal()} {
+	for _, secret := range []string{"wrong-key-", sim.ClientConfig().Key.(auth.Secret).Reveal()} {
 		if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
 			t.Errorf("key %q in the error or the logs:\n%v\n%s", secret, err, logs.String())
 		}

@@ -61,23 +61,29 @@ type Refund struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// PaymentClientConfig configures a [PaymentClient]. BaseURL, ClientID and
-// ClientSecret are required.
+// PaymentClientConfig configures a [PaymentClient]. BaseURL (or HTTP.BaseURL)
+// is required, and credentials: ClientID and ClientSecret, or those HTTP
+// carries already.
 type PaymentClientConfig struct {
-	// BaseURL is the provider's API ("https://api.payments.example").
+	// BaseURL is the provider's API ("https://api.payments.example"). Empty means
+	// HTTP.BaseURL.
 	BaseURL string
 	// TokenURL is the OAuth2 token endpoint. Empty means BaseURL + "/oauth/token".
 	TokenURL string
 	// ClientID and ClientSecret identify the service to the token endpoint (OAuth2
-	// client credentials).
+	// client credentials). The secret is loaded for every token request, so that
+	// a rotated one ([auth.EnvSecret], [*auth.FileSecret]) needs no restart. They
+	// are ignored when HTTP.Auth or HTTP.AuthTransport is set.
 	ClientID     string
-	ClientSecret auth.Secret
+	ClientSecret auth.SecretSource
 	// Scopes are asked for with every token; empty asks for none (the provider's
 	// default).
 	Scopes []string
 	// HTTP configures the pipeline (timeouts, retries, breaker, rate limit); its
-	// zero value is httpx's standard one. Name defaults to "payments"; BaseURL,
-	// IdempotencyKeys and AuthTransport are set by the constructor.
+	// zero value is httpx's standard one. Name defaults to "payments";
+	// IdempotencyKeys is set by the constructor. Credentials in HTTP.Auth or
+	// HTTP.AuthTransport, as [config.ClientConfig.HTTPXOptions] builds them from
+	// the client's auth section, are used instead of ClientID and ClientSecret.
 	HTTP httpx.Options
 	// Logger, if set, replaces HTTP.Logger: one record per attempt, secrets
 	// redacted. Token requests are logged too.
@@ -99,14 +105,21 @@ type PaymentClient struct {
 // NewPaymentClient returns a client for cfg. It sends nothing: the first token is
 // fetched by the first call.
 func NewPaymentClient(cfg PaymentClientConfig) (*PaymentClient, error) {
-	if err := requireBaseURL("PaymentClientConfig", cfg.BaseURL); err != nil {
+	opts := pipeline("payments", cfg.BaseURL, cfg.HTTP, cfg.Logger, cfg.Observer)
+	if err := requireBaseURL("PaymentClientConfig", opts); err != nil {
 		return nil, err
+	}
+	if configuredAuth(&opts) {
+		c, err := newClient("payments", opts)
+		if err != nil {
+			return nil, err
+		}
+		return &PaymentClient{c}, nil
 	}
 	tokenURL := cfg.TokenURL
 	if tokenURL == "" {
-		tokenURL = strings.TrimSuffix(cfg.BaseURL, "/") + "/oauth/token"
+		tokenURL = strings.TrimSuffix(opts.BaseURL, "/") + "/oauth/token"
 	}
-	opts := pipeline("payments", cfg.BaseURL, cfg.HTTP, cfg.Logger, cfg.Observer)
 	// Token requests get the same logging, telemetry and timeouts; a POST without
 	// an Idempotency-Key, they are not retried by httpx (the client is, as a whole).
 	tokenHTTP, err := httpx.NewHTTPClient(httpx.Options{

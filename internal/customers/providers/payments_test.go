@@ -280,13 +280,13 @@ func TestPaymentSimulatorHTTP(t *testing.T) {
 		t.Errorf("token with a wrong secret: %d %s; want 401 invalid_client", resp.StatusCode, body)
 	}
 	resp, body = do(t, hc, "POST", tokenURL, form(nil), url.Values{"grant_type": {"password"},
-		"client_id": {cfg.ClientID}, "client_secret": {cfg.ClientSecret.Reveal()}}.Encode())
+		"client_id": {cfg.ClientID}, "client_secret": {cfg.ClientSecret.(auth.Secret).Reveal()}}.Encode())
 	if resp.StatusCode != 400 || !strings.Contains(body, `"unsupported_grant_type"`) {
 		t.Errorf("token with grant_type=password: %d %s; want 400 unsupported_grant_type", resp.StatusCode, body)
 	}
 	req, _ := http.NewRequest("POST", tokenURL, strings.NewReader("grant_type=client_credentials"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(cfg.ClientID, cfg.ClientSecret.Reveal())
+	req.SetBasicAuth(cfg.ClientID, cfg.ClientSecret.(auth.Secret).Reveal())
 	tresp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)

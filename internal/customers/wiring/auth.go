@@ -1,16 +1,11 @@
 package wiring
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/rampart-go/rampart/auth"
 )
@@ -38,26 +33,21 @@ func verifier(s Settings, log *slog.Logger) (v *auth.JWTVerifier, devToken strin
 		v, err = auth.NewJWTVerifier(cfg)
 		return v, "", err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	issuer := cfg.Issuer
+	if issuer == "" {
+		issuer = devIssuer
+	}
+	dev, err := auth.NewDevIssuer(auth.DevIssuerConfig{Issuer: issuer, Audience: cfg.Audience, TTL: s.DevTokenTTL})
 	if err != nil {
-		return nil, "", fmt.Errorf("customers: development key: %w", err)
+		return nil, "", fmt.Errorf("customers: development issuer: %w", err)
 	}
-	kid := "dev-" + rand.Text()[:8]
-	if cfg.Issuer == "" {
-		cfg.Issuer = devIssuer
-	}
-	cfg.Keys = auth.StaticKeys{kid: {Algorithm: "ES256", Key: &key.PublicKey}}
-	cfg.Algorithms = []string{"ES256"}
+	dc := dev.JWTConfig()
+	cfg.Keys, cfg.Issuer, cfg.Algorithms = dc.Keys, dc.Issuer, dc.Algorithms
 	if v, err = auth.NewJWTVerifier(cfg); err != nil {
 		return nil, "", err
 	}
 	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
-		"iss": cfg.Issuer, "aud": cfg.Audience, "sub": "developer", "scope": s.JWTScope,
-		"iat": now.Unix(), "exp": now.Add(s.DevTokenTTL).Unix(),
-	})
-	tok.Header["kid"] = kid
-	if devToken, err = tok.SignedString(key); err != nil {
+	if devToken, err = dev.Mint(auth.DevToken{Subject: "developer", Scopes: []string{s.JWTScope}, IssuedAt: now}); err != nil {
 		return nil, "", fmt.Errorf("customers: development token: %w", err)
 	}
 	file := filepath.Join(s.DataDir, "dev-token")

@@ -28,12 +28,14 @@
 //
 // # Settings and configuration
 //
-// [Settings] hold what is the service's own (listen address, data directory,
-// database, token verification: flags and CUSTOMERS_ variables, see
-// [ParseSettings]); the Rampart configuration (package config) holds what
-// configures the library's parts: the clients, the bus and its subscriptions,
-// health, telemetry. Without a config file the service runs on
-// [DefaultConfig]; RAMPART_ variables override either.
+// One config file (package config) holds both the service's own settings, in
+// its section "customers" ([Section]: listen address, data directory, database,
+// token verification, ...), and what configures the library's parts: the
+// clients, the bus and its subscriptions, health, telemetry. It is layered over
+// the built-in defaults ([DefaultConfig], [ConfigOptions]); without a file the
+// service runs on the defaults alone. RAMPART_ variables override the file and
+// the defaults (RAMPART_CUSTOMERS__ADDR, RAMPART_BUS__URL); flags and
+// CUSTOMERS_ variables ([ParseSettings]) override the customers section.
 //
 // # Seams
 //

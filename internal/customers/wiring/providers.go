@@ -2,6 +2,7 @@ package wiring
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -68,6 +69,25 @@ func (h clientHooks) apply(name string, o httpx.Options) httpx.Options {
 	return o
 }
 
+// configuredClient returns the pipeline and the credentials of the client of
+// provider in cfg, as package config builds them (the credentials read their
+// secrets whenever they use them), and whether cfg has one. A client without
+// credentials is an error that names those the provider takes (want).
+func configuredClient(cfg *config.Config, provider, want string) (httpx.Options, bool, error) {
+	cc, ok := cfg.Clients[provider]
+	if !ok {
+		return httpx.Options{}, false, nil
+	}
+	if cc.Auth == nil {
+		return httpx.Options{}, false, fmt.Errorf("customers: clients.%s.auth: the %s provider needs credentials (%s)", provider, provider, want)
+	}
+	opts, err := cc.HTTPXOptions()
+	if err != nil {
+		return httpx.Options{}, false, fmt.Errorf("customers: %w", err)
+	}
+	return opts, true, nil
+}
+
 // startProviders builds the three clients: for each provider with a client in
 // cfg, a client of the real one; for the others, a simulator on a loopback port
 // and a client of it, announced in the log with the settings that replace it.
@@ -93,22 +113,11 @@ func startProviders(ctx context.Context, cfg *config.Config, simOpts SimulatorOp
 
 	// Payments: OAuth2 client credentials.
 	var pc providers.PaymentClientConfig
-	if cc, ok := cfg.Clients[Payments]; ok {
-		a := cc.Auth
-		if a == nil || a.OAuth2 == nil {
-			return fail(fmt.Errorf("customers: clients.%s.auth.oauth2: the payment provider needs OAuth2 client credentials (token_url, client_id, client_secret)", Payments))
-		}
-		secret, err := a.OAuth2.ClientSecret.Load(ctx)
-		if err != nil {
-			return fail(fmt.Errorf("customers: clients.%s.auth.oauth2.client_secret: %w", Payments, err))
-		}
-		opts, err := cc.HTTPXOptions()
-		if err != nil {
-			return fail(err)
-		}
-		pc = providers.PaymentClientConfig{BaseURL: string(cc.BaseURL), TokenURL: a.OAuth2.TokenURL, ClientID: a.OAuth2.ClientID,
-			ClientSecret: secret, Scopes: a.OAuth2.Scopes, HTTP: opts}
-		cl.probes[Payments] = string(cc.BaseURL)
+	if opts, ok, err := configuredClient(cfg, Payments, "oauth2: token_url, client_id, client_secret"); err != nil {
+		return fail(err)
+	} else if ok {
+		pc = providers.PaymentClientConfig{HTTP: opts}
+		cl.probes[Payments] = opts.BaseURL
 	} else {
 		s, err := providers.NewPaymentSimulator(simOpts.Payments)
 		if err != nil {
@@ -132,21 +141,11 @@ func startProviders(ctx context.Context, cfg *config.Config, simOpts SimulatorOp
 
 	// Inventory: HMAC request signing.
 	var ic providers.InventoryClientConfig
-	if cc, ok := cfg.Clients[Inventory]; ok {
-		a := cc.Auth
-		if a == nil || a.HMAC == nil {
-			return fail(fmt.Errorf("customers: clients.%s.auth.hmac: the inventory provider needs an HMAC key (key_id, key)", Inventory))
-		}
-		key, err := a.HMAC.Key.Load(ctx)
-		if err != nil {
-			return fail(fmt.Errorf("customers: clients.%s.auth.hmac.key: %w", Inventory, err))
-		}
-		opts, err := cc.HTTPXOptions()
-		if err != nil {
-			return fail(err)
-		}
-		ic = providers.InventoryClientConfig{BaseURL: string(cc.BaseURL), KeyID: a.HMAC.KeyID, Key: key, HTTP: opts}
-		cl.probes[Inventory] = string(cc.BaseURL)
+	if opts, ok, err := configuredClient(cfg, Inventory, "hmac: key_id, key"); err != nil {
+		return fail(err)
+	} else if ok {
+		ic = providers.InventoryClientConfig{HTTP: opts}
+		cl.probes[Inventory] = opts.BaseURL
 	} else {
 		s, err := providers.NewInventorySimulator(simOpts.Inventory)
 		if err != nil {
@@ -169,17 +168,11 @@ func startProviders(ctx context.Context, cfg *config.Config, simOpts SimulatorOp
 
 	// E-mail: an API key.
 	var ec providers.EmailClientConfig
-	if cc, ok := cfg.Clients[Email]; ok {
-		a := cc.Auth
-		if a == nil || a.APIKey == nil {
-			return fail(fmt.Errorf("customers: clients.%s.auth.api_key: the e-mail provider needs an API key", Email))
-		}
-		opts, err := cc.HTTPXOptions()
-		if err != nil {
-			return fail(err)
-		}
-		ec = providers.EmailClientConfig{BaseURL: string(cc.BaseURL), APIKey: a.APIKey.Source(), HTTP: opts}
-		cl.probes[Email] = string(cc.BaseURL)
+	if opts, ok, err := configuredClient(cfg, Email, "api_key"); err != nil {
+		return fail(err)
+	} else if ok {
+		ec = providers.EmailClientConfig{HTTP: opts}
+		cl.probes[Email] = opts.BaseURL
 	} else {
 		s, err := providers.NewEmailSimulator(simOpts.Email)
 		if err != nil {
@@ -203,7 +196,9 @@ func startProviders(ctx context.Context, cfg *config.Config, simOpts SimulatorOp
 }
 
 // closeProviders closes the clients' connections and stops the simulators,
-// letting their requests under way finish until ctx ends.
+// letting their requests under way finish until ctx ends. It stops every
+// simulator whatever happens to the others, and returns the error of each that
+// failed, joined with [errors.Join].
 func closeProviders(ctx context.Context, cl Clients, sims Simulators) error {
 	if cl.Payments != nil {
 		cl.Payments.Close()
@@ -214,20 +209,33 @@ func closeProviders(ctx context.Context, cl Clients, sims Simulators) error {
 	if cl.Email != nil {
 		cl.Email.Close()
 	}
-	var errs []error
+	var parts []namedShutdown
 	if sims.Payments != nil {
-		errs = append(errs, sims.Payments.Shutdown(ctx))
+		parts = append(parts, namedShutdown{Payments + " simulator", sims.Payments.Shutdown})
 	}
 	if sims.Inventory != nil {
-		errs = append(errs, sims.Inventory.Shutdown(ctx))
+		parts = append(parts, namedShutdown{Inventory + " simulator", sims.Inventory.Shutdown})
 	}
 	if sims.Email != nil {
-		errs = append(errs, sims.Email.Shutdown(ctx))
+		parts = append(parts, namedShutdown{Email + " simulator", sims.Email.Shutdown})
 	}
-	for _, err := range errs {
-		if err != nil {
-			return err
+	return shutdownAll(ctx, parts)
+}
+
+// namedShutdown is the graceful shutdown of a part, named for its error.
+type namedShutdown struct {
+	name     string
+	shutdown func(context.Context) error
+}
+
+// shutdownAll shuts every part down, in order, and returns the errors of all
+// that failed, each prefixed with its part's name.
+func shutdownAll(ctx context.Context, parts []namedShutdown) error {
+	var errs []error
+	for _, p := range parts {
+		if err := p.shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("customers: %s: %w", p.name, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

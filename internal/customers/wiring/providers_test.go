@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/config"
 	"github.com/rampart-go/rampart/internal/customers/domain"
 	"github.com/rampart-go/rampart/internal/customers/providers"
@@ -37,9 +38,9 @@ func TestConfiguredProviders(t *testing.T) {
 		}
 		t.Cleanup(func() { s.Close() })
 	}
-	t.Setenv("TEST_PAYMENTS_SECRET", pay.ClientConfig().ClientSecret.Reveal())
-	t.Setenv("TEST_INVENTORY_KEY", inv.ClientConfig().Key.Reveal())
-	t.Setenv("TEST_EMAIL_KEY", mail.ClientConfig().APIKey.(interface{ Reveal() string }).Reveal())
+	t.Setenv("TEST_PAYMENTS_SECRET", pay.ClientConfig().ClientSecret.(auth.Secret).Reveal())
+	t.Setenv("TEST_INVENTORY_KEY", inv.ClientConfig().Key.(auth.Secret).Reveal())
+	t.Setenv("TEST_EMAIL_KEY", mail.ClientConfig().APIKey.(auth.Secret).Reveal())
 
 	dir := t.TempDir()
 	yaml := fmt.Sprintf(`clients:

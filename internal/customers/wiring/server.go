@@ -56,7 +56,15 @@ func (s *Server) onClose(name string, fn func(ctx context.Context) error) {
 // documentation lists, and returns once it answers HTTP; ctx bounds the start
 // only. On error, what was started is stopped again.
 func New(ctx context.Context, settings Settings) (_ *Server, err error) {
+	cfg, section, err := settings.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	settings.applySection(section)
 	settings.normalize()
+	if err := settings.checkIssuer(); err != nil {
+		return nil, err
+	}
 	s := &Server{settings: settings, log: settings.logger(), failed: make(chan error, 1),
 		recorder: stats.New(), breakers: &breakerSet{}}
 	defer func() {
@@ -79,10 +87,6 @@ func New(ctx context.Context, settings Settings) (_ *Server, err error) {
 	})
 	if err := os.MkdirAll(settings.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("customers: data directory: %w", err)
-	}
-	cfg, err := settings.loadConfig()
-	if err != nil {
-		return nil, err
 	}
 	for _, w := range cfg.Warnings() {
 		s.log.Warn("configuration: " + w.Error())

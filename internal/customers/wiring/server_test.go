@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-go/rampart/config"
 	"github.com/rampart-go/rampart/internal/customers/domain"
 	"github.com/rampart-go/rampart/internal/customers/providers"
 	"github.com/rampart-go/rampart/internal/customers/wiring"
@@ -350,9 +349,9 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Payments.Faults = providers.Faults{Latency: lat}
-	yaml := strings.Replace(string(wiring.DefaultConfig(t.TempDir(), func(string) string { return "" })),
-		"health:\n", "health:\n  drain_delay: 1s\n", 1)
-	cfg, err := config.LoadOptions{IgnoreEnv: true}.Parse("test", []byte(yaml))
+	load := wiring.ConfigOptions(t.TempDir()) // the built-in defaults under the file
+	load.IgnoreEnv = true
+	cfg, err := load.Parse("test", []byte("health:\n  drain_delay: 1s\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

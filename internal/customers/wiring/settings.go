@@ -1,6 +1,7 @@
 package wiring
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,10 +15,13 @@ import (
 )
 
 // Settings are what the service is started with: the settings of the service
-// itself (from flags and CUSTOMERS_ environment variables, see
-// [ParseSettings]), and the configuration of Rampart's parts (the providers'
-// clients, the bus, health checks, telemetry) from a config file or the
-// built-in defaults, both overridden by RAMPART_ environment variables.
+// itself, and the configuration of Rampart's parts (the providers' clients, the
+// bus, health checks, telemetry) from a config file or the built-in defaults.
+// A field of the service's own left zero takes its value from the file's
+// "customers" section ([Section]), or its default; flags and CUSTOMERS_
+// variables ([ParseSettings]) set the fields, so they override the file, and
+// RAMPART_ variables override the file (RAMPART_CUSTOMERS__ADDR,
+// RAMPART_BUS__URL).
 //
 // The zero value, with DataDir set, is the embedded default: SQLite and
 // JetStream in DataDir, the providers' simulators, a development signing key.
@@ -31,11 +35,14 @@ type Settings struct {
 	// DatabaseURL is a postgres:// URL for PostgreSQL. Empty means SQLite in
 	// DataDir/customers.db.
 	DatabaseURL string
-	// ConfigFile is a Rampart configuration file (package config): clients
-	// "payments", "inventory" and "email" (each replaces its simulator), bus,
-	// health, telemetry. Empty means the built-in defaults ([DefaultConfig]).
+	// ConfigFile is the configuration file (package config): the service's own
+	// section "customers" ([Section]), clients "payments", "inventory" and
+	// "email" (each replaces its simulator), bus, health, telemetry, layered
+	// over the built-in defaults ([DefaultConfig]). Empty means the built-in
+	// defaults alone.
 	ConfigFile string
-	// Config, if set, is used instead of ConfigFile and the defaults (tests).
+	// Config, if set, is used instead of ConfigFile and the defaults (tests); its
+	// "customers" section is used if it was loaded with [ConfigOptions].
 	Config *config.Config
 
 	// JWKSURL is where the keys that sign the tokens of the write endpoints are
@@ -70,6 +77,8 @@ type Settings struct {
 	// Logger, if set, replaces LogLevel and LogOutput (wrap its handler with
 	// [ContextHandler] to get the correlation IDs).
 	Logger *slog.Logger
+
+	logLevelSet bool // LogLevel was given (by ParseSettings), even as Info
 }
 
 // ParseSettings reads the service's settings from command-line flags, whose
@@ -78,35 +87,32 @@ type Settings struct {
 //	-addr       CUSTOMERS_ADDR          listen address (127.0.0.1:8080)
 //	-data       CUSTOMERS_DATA_DIR      data directory (./data)
 //	-database   CUSTOMERS_DATABASE_URL  postgres:// URL (SQLite in the data directory)
-//	-config     CUSTOMERS_CONFIG        Rampart config file (built-in defaults)
+//	-config     CUSTOMERS_CONFIG        config file (built-in defaults)
 //	-jwks-url   CUSTOMERS_JWKS_URL      JWKS of the token issuer (development key)
 //	-jwt-issuer CUSTOMERS_JWT_ISSUER    required "iss"
 //	-jwt-audience CUSTOMERS_JWT_AUDIENCE required "aud" (customers)
 //	-log-level  CUSTOMERS_LOG_LEVEL     debug, info, warn or error (info)
 //
-// Usage and errors go to out. flag.ErrHelp is returned for -h.
+// A setting given neither as a flag nor in the environment is left empty, so
+// that [New] takes it from the config file's "customers" section ([Section])
+// or, failing that, the built-in default in parentheses. Usage and errors go to
+// out. flag.ErrHelp is returned for -h.
 func ParseSettings(args []string, getenv func(string) string, out io.Writer) (Settings, error) {
 	var s Settings
 	fs := flag.NewFlagSet("customers", flag.ContinueOnError)
 	fs.SetOutput(out)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	fs.StringVar(&s.Addr, "addr", env("CUSTOMERS_ADDR", "127.0.0.1:8080"), "HTTP listen address (CUSTOMERS_ADDR)")
-	fs.StringVar(&s.DataDir, "data", env("CUSTOMERS_DATA_DIR", "data"), "data directory: SQLite, embedded JetStream, development token (CUSTOMERS_DATA_DIR)")
-	fs.StringVar(&s.DatabaseURL, "database", env("CUSTOMERS_DATABASE_URL", ""), "PostgreSQL URL, postgres://...; empty means SQLite in the data directory (CUSTOMERS_DATABASE_URL)")
-	fs.StringVar(&s.ConfigFile, "config", env("CUSTOMERS_CONFIG", ""), "Rampart config file: clients, bus, health, telemetry; empty means the built-in defaults (CUSTOMERS_CONFIG)")
-	fs.StringVar(&s.JWKSURL, "jwks-url", env("CUSTOMERS_JWKS_URL", ""), "JWKS URL of the token issuer; empty means a development key and token (CUSTOMERS_JWKS_URL)")
-	fs.StringVar(&s.JWTIssuer, "jwt-issuer", env("CUSTOMERS_JWT_ISSUER", ""), "required token issuer (CUSTOMERS_JWT_ISSUER)")
-	fs.StringVar(&s.JWTAudience, "jwt-audience", env("CUSTOMERS_JWT_AUDIENCE", ""), "required token audience, default customers (CUSTOMERS_JWT_AUDIENCE)")
-	level := fs.String("log-level", env("CUSTOMERS_LOG_LEVEL", "info"), "log level: debug, info, warn or error (CUSTOMERS_LOG_LEVEL)")
+	fs.StringVar(&s.Addr, "addr", getenv("CUSTOMERS_ADDR"), "HTTP listen address; default customers.addr in the config file, or 127.0.0.1:8080 (CUSTOMERS_ADDR)")
+	fs.StringVar(&s.DataDir, "data", getenv("CUSTOMERS_DATA_DIR"), "data directory: SQLite, embedded JetStream, development token; default customers.data_dir, or ./data (CUSTOMERS_DATA_DIR)")
+	fs.StringVar(&s.DatabaseURL, "database", getenv("CUSTOMERS_DATABASE_URL"), "PostgreSQL URL, postgres://...; default customers.database_url, or SQLite in the data directory (CUSTOMERS_DATABASE_URL)")
+	fs.StringVar(&s.ConfigFile, "config", getenv("CUSTOMERS_CONFIG"), "config file: the customers section, clients, bus, health, telemetry; empty means the built-in defaults (CUSTOMERS_CONFIG)")
+	fs.StringVar(&s.JWKSURL, "jwks-url", getenv("CUSTOMERS_JWKS_URL"), "JWKS URL of the token issuer; default customers.jwks_url, or a development key and token (CUSTOMERS_JWKS_URL)")
+	fs.StringVar(&s.JWTIssuer, "jwt-issuer", getenv("CUSTOMERS_JWT_ISSUER"), "required token issuer; default customers.jwt_issuer (CUSTOMERS_JWT_ISSUER)")
+	fs.StringVar(&s.JWTAudience, "jwt-audience", getenv("CUSTOMERS_JWT_AUDIENCE"), "required token audience; default customers.jwt_audience, or customers (CUSTOMERS_JWT_AUDIENCE)")
+	level := fs.String("log-level", getenv("CUSTOMERS_LOG_LEVEL"), "log level: debug, info, warn or error; default customers.log_level, or info (CUSTOMERS_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintln(out, "Usage: customers [flags]\n\nThe customers reference service. With no settings it runs on embedded defaults:\nSQLite and JetStream in the data directory, and simulators of its providers.\n\nFlags:")
 		fs.PrintDefaults()
-		fmt.Fprintln(out, "\nThe config file and RAMPART_* variables configure Rampart's parts; see docs/customers.md.")
+		fmt.Fprintln(out, "\nFlags and CUSTOMERS_* variables override the config file's customers section; the file\nand RAMPART_* variables (RAMPART_CUSTOMERS__ADDR, RAMPART_BUS__URL) configure the rest; see docs/customers.md.")
 	}
 	if err := fs.Parse(args); err != nil {
 		return s, err
@@ -114,38 +120,38 @@ func ParseSettings(args []string, getenv func(string) string, out io.Writer) (Se
 	if fs.NArg() > 0 {
 		return s, fmt.Errorf("customers: unexpected arguments %q", fs.Args())
 	}
-	if err := s.LogLevel.UnmarshalText([]byte(strings.TrimSpace(*level))); err != nil {
-		return s, fmt.Errorf("customers: -log-level: %q is not debug, info, warn or error", *level)
+	if *level != "" {
+		if err := s.LogLevel.UnmarshalText([]byte(strings.TrimSpace(*level))); err != nil {
+			return s, fmt.Errorf("customers: -log-level: %q is not debug, info, warn or error", *level)
+		}
+		s.logLevelSet = true
 	}
-	if s.JWKSURL != "" && s.JWTIssuer == "" {
-		return s, errors.New("customers: -jwt-issuer (CUSTOMERS_JWT_ISSUER) is required with -jwks-url")
+	if s.ConfigFile == "" {
+		if err := s.checkIssuer(); err != nil {
+			return s, err
+		}
 	}
 	return s, nil
 }
 
+// checkIssuer checks that a JWKS URL comes with the issuer its tokens must name.
+func (s *Settings) checkIssuer() error {
+	if s.JWKSURL != "" && s.JWTIssuer == "" {
+		return errors.New("customers: -jwt-issuer (CUSTOMERS_JWT_ISSUER, customers.jwt_issuer) is required with -jwks-url")
+	}
+	return nil
+}
+
 // normalize fills in the defaults.
 func (s *Settings) normalize() {
-	if s.Addr == "" {
-		s.Addr = "127.0.0.1:8080"
-	}
-	if s.DataDir == "" {
-		s.DataDir = "data"
-	}
-	if s.JWTAudience == "" {
-		s.JWTAudience = "customers"
-	}
-	if s.JWTScope == "" {
-		s.JWTScope = "customers:write"
-	}
-	if s.DevTokenTTL == 0 {
-		s.DevTokenTTL = time.Hour
-	}
-	if s.ShutdownTimeout == 0 {
-		s.ShutdownTimeout = 20 * time.Second
-	}
-	if s.ChargeInterval == 0 {
-		s.ChargeInterval = 5 * time.Second
-	}
+	d := defaultSection()
+	s.Addr = cmp.Or(s.Addr, d.Addr)
+	s.DataDir = cmp.Or(s.DataDir, d.DataDir)
+	s.JWTAudience = cmp.Or(s.JWTAudience, d.JWTAudience)
+	s.JWTScope = cmp.Or(s.JWTScope, d.JWTScope)
+	s.DevTokenTTL = cmp.Or(s.DevTokenTTL, d.DevTokenTTL.D())
+	s.ShutdownTimeout = cmp.Or(s.ShutdownTimeout, d.ShutdownTimeout.D())
+	s.ChargeInterval = cmp.Or(s.ChargeInterval, d.ChargeInterval.D())
 }
 
 // logger returns s.Logger, or a JSON logger at s.LogLevel on s.LogOutput
