@@ -11,16 +11,22 @@ import (
 	"github.com/rampart-go/rampart/internal/sqldb"
 )
 
-// Backlog is what waits in an outbox: rows committed and not yet published. It is
+// Backlog is what waits in an outbox: rows committed and not yet published,
+// those the relays are publishing (Unsent) and those they parked (Parked). It is
 // for health checks, metrics and dashboards.
 type Backlog struct {
-	// Unsent is the number of rows not yet published.
+	// Unsent is the number of rows waiting to be published, parked rows aside.
 	Unsent int `json:"unsent"`
 	// Failed is the number of unsent rows whose publication failed at least once
 	// (their last error is recorded).
 	Failed int `json:"failed"`
 	// Oldest is when the oldest unsent row was added; zero when none is unsent.
 	Oldest time.Time `json:"oldest,omitzero"`
+	// Parked is the number of rows the relays stopped trying to publish (no
+	// subscription bound to their type, or too many failed attempts; see
+	// [ParkReason]); each keeps its reason and last error until [ReplayParked]
+	// puts it back. Parked rows are not in Unsent, Failed or Oldest.
+	Parked int `json:"parked"`
 }
 
 // Age returns how long the oldest unsent row has waited at now, or 0 when none is
@@ -71,17 +77,19 @@ func readBacklog(ctx context.Context, q querier, d Dialect, prefix string) (Back
 	if d == Postgres {
 		oldest = "CAST(EXTRACT(EPOCH FROM MIN(created_at)) * 1000 AS BIGINT)"
 	}
+	// Each part reads one of the partial indexes (pending rows, parked rows).
 	query := "SELECT COUNT(*), COUNT(*) FILTER (WHERE last_error IS NOT NULL), " + oldest +
-		" FROM " + t + " WHERE sent_at IS NULL"
+		", (SELECT COUNT(*) FROM " + t + " WHERE parked_at IS NOT NULL)" +
+		" FROM " + t + " WHERE sent_at IS NULL AND parked_at IS NULL"
 	var (
-		b              Backlog
-		unsent, failed int64
-		ms             sql.NullInt64
+		b                      Backlog
+		unsent, failed, parked int64
+		ms                     sql.NullInt64
 	)
-	if _, err := q.QueryRow(ctx, query, nil, &unsent, &failed, &ms); err != nil {
+	if _, err := q.QueryRow(ctx, query, nil, &unsent, &failed, &ms, &parked); err != nil {
 		return Backlog{}, fmt.Errorf("outbox: reading the backlog of %s: %w", t, err)
 	}
-	b.Unsent, b.Failed = int(unsent), int(failed)
+	b.Unsent, b.Failed, b.Parked = int(unsent), int(failed), int(parked)
 	if ms.Valid {
 		b.Oldest = time.UnixMilli(ms.Int64).UTC()
 	}

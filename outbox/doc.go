@@ -8,25 +8,33 @@
 // change, and a [Relay] publishes the committed rows through the broker afterwards,
 // retrying until the broker confirms them:
 //
-//	msg, err := b.Encode(ctx, OrderCreated{ID: id, Total: total}, bus.WithPartitionKey(id))
-//	tx, err := db.BeginTx(ctx, nil)
-//	_, err = tx.ExecContext(ctx, "INSERT INTO orders ...")
-//	err = outbox.Add(ctx, tx, msg)                      // AddPgx for a pgx.Tx
-//	err = tx.Commit()
-//
-//	relay, err := outbox.NewRelay(db, transport, outbox.RelayOptions{})
+//	relay, err := outbox.NewRelay(db, transport, outbox.RelayOptions{}) // the transport of bus b
 //	err = relay.Start(ctx)
 //	defer relay.Close()
 //
+//	tx, err := db.BeginTx(ctx, nil)
+//	_, err = tx.ExecContext(ctx, "INSERT INTO orders ...")
+//	_, err = outbox.Write(ctx, tx, b, OrderCreated{ID: id, Total: total}, bus.WithPartitionKey(id)) // WritePgx for a pgx.Tx
+//	err = tx.Commit() // the relay publishes the event now
+//
 // # The outbox pattern
 //
-// [Add] writes messages built by [bus.Bus.Encode]: the message [bus.Bus.Publish]
-// would send, with the envelope in its headers, the encoded body, the event ID,
-// the event type and the ordering key (the partition key, or else the subject).
-// The relay publishes exactly that message through a [Publisher] (a
-// [bus.Transport]; pass the one of your bus), so consumers cannot tell an event
-// that went through the outbox from one published directly. A rolled-back
-// transaction leaves no row and publishes nothing.
+// [Write] encodes the event with the bus ([bus.Bus.Encode]: the message
+// [bus.Bus.Publish] would send, with the envelope in its headers, the encoded
+// body, the event ID, the event type and the ordering key, the partition key or
+// else the subject) and writes it in the transaction; [Add] writes messages
+// encoded beforehand. The relay publishes exactly that message through a
+// [Publisher] (a [bus.Transport]; pass the one of your bus), so consumers cannot
+// tell an event that went through the outbox from one published directly. A
+// rolled-back transaction leaves no row and publishes nothing.
+//
+// Nothing is to be called after the commit. On PostgreSQL a trigger NOTIFYs the
+// relays when the transaction commits. On SQLite, Write and Add wake the relays of
+// their outbox that run in the same process; a relay so woken reads under the
+// database's write lock, so it waits (within the busy timeout) for the writing
+// transaction to commit or roll back rather than looking too early. A relay in
+// another process, or one whose database/sql driver cannot LISTEN, finds the rows
+// at its next poll; [Relay.Notify] wakes a relay by hand.
 //
 // Delivery is at least once: a relay that dies after the broker confirmed a batch
 // and before it marked the rows sent publishes them again after its lease. The
@@ -34,9 +42,10 @@
 // idempotency; [github.com/rampart-go/rampart/idempotency/sqlinbox] in the same
 // database) recognises.
 //
-// [Outbox] holds the table name for a prefix other than the default; [Add] and
-// [AddPgx] write into the default outbox, rampart_outbox. Add takes any
-// [SQLTx] (*sql.Tx) and AddPgx any [PgxTx] (pgx.Tx).
+// [Outbox] holds the table name for a prefix other than the default; [Write],
+// [WritePgx], [Add] and [AddPgx] write into the default outbox, rampart_outbox.
+// Write and Add take any [SQLTx] (*sql.Tx), WritePgx and AddPgx any [PgxTx]
+// (pgx.Tx). The outbox works on PostgreSQL and SQLite.
 //
 // # Schema
 //
@@ -51,14 +60,38 @@
 // event_id (unique), event_type, ordering_key (empty when none), headers (JSON),
 // body, created_at, attempts, last_error (of the last failed publication),
 // claimed_until and claimed_by (a relay's lease, or the backoff after a failure),
-// and sent_at. Partial indexes cover the unsent rows, by seq and by key and seq,
+// sent_at, and parked_at with parked_reason (see below). Partial indexes cover the
+// pending rows (unsent, not parked), by seq and by key and seq, the parked ones,
 // and the sent ones by sent_at. On PostgreSQL a statement trigger NOTIFYs the
 // channel <prefix>outbox when rows are added; on SQLite the table
 // <prefix>outbox_relay holds the relay lock.
 //
-// To see what is stuck: SELECT * FROM rampart_outbox WHERE sent_at IS NULL
-// ORDER BY seq. A row that fails keeps its last_error and its attempts, and is
-// retried with [RelayOptions.Backoff] for as long as it fails.
+// # Failures and parked rows
+//
+// A row whose publication fails keeps its last_error and its attempts, and is
+// retried with [RelayOptions.Backoff]; while it waits, the rows of its key wait
+// behind it. A broker that is down fails every row, so by default a row is
+// retried for as long as it fails. Two kinds of row are parked instead: set
+// aside with their reason, their last error and their attempts, no longer tried,
+// and holding back nothing (the rows of their key after them go on):
+//
+//   - a row the publisher reports unroutable ([bus.ErrUnroutable]: RabbitMQ and
+//     the memory transport when no subscription is bound to the event's type) is
+//     parked at its first failure, reason [ParkUnroutable], since trying again
+//     fails again until someone subscribes (JetStream never reports it);
+//   - with [RelayOptions.MaxAttempts] set, a row that failed that many times is
+//     parked, reason [ParkMaxAttempts].
+//
+// A parked row is logged (a warning naming the event, its type, reason and
+// error), reported to [RelayOptions.OnPark], counted in [Backlog.Parked], and
+// kept until [ReplayParked] puts it back (all of them, or by type, reason or
+// event ID), once a subscription is bound or the cause fixed. Parking gives up
+// the order of the key for that row: it is published, if replayed, after rows
+// that followed it. Subscribe before you publish: bind the queues of a new event
+// type before the producers' relays publish it, or replay what was parked.
+//
+// To see what waits: [ReadBacklog], or SELECT * FROM rampart_outbox WHERE
+// sent_at IS NULL ORDER BY seq (parked rows have parked_at set).
 //
 // # Relays and ordering
 //
@@ -67,17 +100,22 @@
 // order and in parallel.
 //
 // On PostgreSQL a relay claims a batch in one statement. It takes the head of each
-// key (the oldest unsent row of that key) when the head's lease is free, with FOR
+// key (the oldest pending row of that key) when the head's lease is free, with FOR
 // UPDATE SKIP LOCKED so that relays claiming at the same moment skip each other's
 // heads instead of waiting; and with each head the free rows that follow it in its
 // key. A row that is not a head is never claimed on its own. That is why SKIP
 // LOCKED cannot reorder a key: a relay that skips a locked head does not move on to
 // the next row of the same key, because that row is not a head while the locked
 // one is unsent. Claimed rows get claimed_by and claimed_until (now + [RelayOptions.Lease])
-// and are published in seq order, in one call to the publisher; after an error they
-// are published again one by one, to find the failing row. The rows published are
-// marked sent; the failing row waits for its backoff (claimed_until in the future),
-// which holds back the rest of its key; the rest of the batch is released. A relay
+// and are published in seq order, in as few calls to the publisher as hold at most
+// one row of each key (the first row of every key in one call, then the second,
+// ...: a publisher may publish one call's messages in parallel, as RabbitMQ's
+// does); after an error they are published again one by one, to find the failing
+// row, skipping the rest of its key but going on with the other keys (unless a
+// second row fails: the broker is down, most likely). The rows published are
+// marked sent; the failing row waits for its backoff (claimed_until in the
+// future), which holds back the rest of its key, or is parked; the rest of the
+// batch is released. A relay
 // stops publishing a batch when four fifths of the lease are over, and a relay that
 // dies leaves rows that another relay claims when the lease ends. So any number of
 // relays can run, and together they publish every row.
@@ -128,9 +166,9 @@
 // not create it again) and give its relays a short PollInterval: at 10ms the
 // median from commit to publish was 5ms.
 //
-// On SQLite the relay polls every 100ms, and [Relay.Notify], called after the
-// commit by a service that runs the relay in its own process, wakes it at once. A
-// relay that found rows looks again at once, until the table is drained.
+// On SQLite the relay polls every 100ms; [Write] and [Add] wake a relay of the
+// same process, which publishes as soon as the transaction commits. A relay that
+// found rows looks again at once, until the table is drained.
 //
 // Relays, [Outbox] and the functions of this package are safe for concurrent use.
 package outbox

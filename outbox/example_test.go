@@ -72,11 +72,9 @@ func Example() {
 	}
 	defer relay.Close()
 
-	// The service's change and its event, in one transaction.
-	msg, err := b.Encode(ctx, OrderCreated{OrderID: "o-42", Total: 1999}, bus.WithPartitionKey("o-42"))
-	if err != nil {
-		panic(err)
-	}
+	// The service's change and its event, in one transaction: Write encodes the
+	// event with the bus and adds it. After the commit the relay publishes it at
+	// once: Write has woken it, and it waited for the commit.
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		panic(err)
@@ -84,13 +82,12 @@ func Example() {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO orders (id, total) VALUES ($1, $2)`, "o-42", 1999); err != nil {
 		panic(err)
 	}
-	if err := outbox.Add(ctx, tx, msg); err != nil {
+	if _, err := outbox.Write(ctx, tx, b, OrderCreated{OrderID: "o-42", Total: 1999}, bus.WithPartitionKey("o-42")); err != nil {
 		panic(err)
 	}
 	if err := tx.Commit(); err != nil {
 		panic(err)
 	}
-	relay.Notify() // publish now rather than at the next poll
 
 	<-handled
 	// Output:

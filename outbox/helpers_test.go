@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,11 +38,21 @@ type OrderPlaced struct {
 
 const orderPlaced = "shop.order-placed.v1"
 
+// OrderCancelled is a second event type, which the tests leave unsubscribed.
+type OrderCancelled struct {
+	Order string `json:"order"`
+}
+
+const orderCancelled = "shop.order-cancelled.v1"
+
 // encoder encodes events the way a bus publishes them.
 func encoder(t testing.TB) *bus.Bus {
 	t.Helper()
 	reg := bus.NewRegistry()
 	if err := bus.Register[OrderPlaced](reg, orderPlaced); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Register[OrderCancelled](reg, orderCancelled); err != nil {
 		t.Fatal(err)
 	}
 	tr := memory.New()
@@ -93,6 +104,16 @@ type env struct {
 
 func newEnv(t testing.TB, be backend) *env {
 	t.Helper()
+	e := newBareEnv(t, be)
+	if err := e.migrate(); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// newBareEnv is newEnv without the outbox's tables.
+func newBareEnv(t testing.TB, be backend) *env {
+	t.Helper()
 	e := &env{t: t, backend: be, bus: encoder(t)}
 	switch be.dialect {
 	case outbox.Postgres:
@@ -110,9 +131,6 @@ func newEnv(t testing.TB, be backend) *env {
 	}
 	var err error
 	if e.ob, err = outbox.New(outbox.Options{TablePrefix: e.prefix}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.migrate(); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -255,21 +273,27 @@ func eventually(t testing.TB, timeout time.Duration, cond func() bool, what func
 type recorder struct {
 	next  outbox.Publisher
 	delay time.Duration // upper bound of a random pause inside Publish
+	// reverse publishes the messages of one call last to first, as a publisher
+	// that publishes them in parallel (RabbitMQ's) may.
+	reverse bool
 
 	mu         sync.Mutex
 	inflight   map[string]bool
 	published  []bus.Message
 	count      map[string]int
-	concurrent []string // IDs published by two calls at once
-	down       bool     // fail every publish
-	failNext   int      // fail this many more calls
-	reject     map[string]bool
+	concurrent []string        // IDs published by two calls at once
+	down       bool            // fail every publish
+	failNext   int             // fail this many more calls
+	reject     map[string]bool // IDs failed with errBrokerDown
+	unbound    map[string]bool // types failed with bus.ErrUnroutable, as RabbitMQ's mandatory flag does
+	tried      map[string]int  // calls that carried each ID, failed or not
 	calls      int
 	failures   int
 }
 
 func newRecorder() *recorder {
-	return &recorder{inflight: map[string]bool{}, count: map[string]int{}, reject: map[string]bool{}}
+	return &recorder{inflight: map[string]bool{}, count: map[string]int{}, reject: map[string]bool{},
+		unbound: map[string]bool{}, tried: map[string]int{}}
 }
 
 var errBrokerDown = fmt.Errorf("test broker: connection refused")
@@ -281,15 +305,26 @@ func (r *recorder) Publish(ctx context.Context, msgs ...bus.Message) error {
 	if r.failNext > 0 {
 		r.failNext--
 	}
+	var unroutable []string
 	for _, m := range msgs {
+		r.tried[m.ID]++
 		if r.reject[m.ID] {
 			fail = true
+		}
+		if r.unbound[m.Type] {
+			unroutable = append(unroutable, m.Type)
 		}
 	}
 	if fail {
 		r.failures++
 		r.mu.Unlock()
 		return errBrokerDown
+	}
+	if len(unroutable) > 0 {
+		// Like the memory transport: nothing of the call is published.
+		r.failures++
+		r.mu.Unlock()
+		return fmt.Errorf("test broker: publish %v: %w", unroutable, bus.ErrUnroutable)
 	}
 	for _, m := range msgs {
 		if r.inflight[m.ID] {
@@ -309,6 +344,10 @@ func (r *recorder) Publish(ctx context.Context, msgs ...bus.Message) error {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.reverse {
+		msgs = slices.Clone(msgs)
+		slices.Reverse(msgs)
+	}
 	for _, m := range msgs {
 		delete(r.inflight, m.ID)
 		if err == nil {
@@ -338,6 +377,20 @@ func (r *recorder) setDown(down bool) {
 	r.mu.Unlock()
 }
 
+// setUnbound makes messages of type fail with bus.ErrUnroutable, or not.
+func (r *recorder) setUnbound(typ string, unbound bool) {
+	r.mu.Lock()
+	r.unbound[typ] = unbound
+	r.mu.Unlock()
+}
+
+// triedWith returns the number of calls that carried the message id.
+func (r *recorder) triedWith(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tried[id]
+}
+
 // distinct returns the number of distinct IDs published.
 func (r *recorder) distinct() int {
 	r.mu.Lock()
@@ -365,14 +418,15 @@ func (r *recorder) waitFor(t testing.TB, n int, timeout time.Duration) {
 	})
 }
 
-// checkOrder checks that the first publication of each order's events came in
-// the order of N, 0, 1, 2, ..., with none missing up to want[order].
+// checkOrder checks that the first publication of each order's OrderPlaced
+// events came in the order of N, 0, 1, 2, ..., with none missing up to
+// want[order].
 func checkOrder(t testing.TB, published []bus.Message, want map[string]int) {
 	t.Helper()
 	seen := map[string]bool{}
 	next := map[string]int{}
 	for _, m := range published {
-		if seen[m.ID] {
+		if seen[m.ID] || m.Type != orderPlaced {
 			continue
 		}
 		seen[m.ID] = true

@@ -37,8 +37,8 @@ type Options struct {
 	// inbox (idempotency/sqlinbox) may share it.
 	TablePrefix string
 	// Dialect is the database's SQL dialect, for [Migrate] and the relay. Zero
-	// tells it from the database/sql driver. [Outbox.Add] needs none: it writes with
-	// SQL that both dialects accept.
+	// tells it from the database/sql driver. [Outbox.Write] and [Outbox.Add] need
+	// none: they write with SQL that both dialects accept.
 	Dialect Dialect
 }
 
@@ -81,22 +81,29 @@ func AddPgx(ctx context.Context, tx PgxTx, msgs ...bus.Message) error {
 // ordering key (partition key, or else subject). The relay publishes exactly that
 // message, in the order of Add per ordering key.
 //
+// [Outbox.Write] encodes and adds one event in one step; Add is for messages
+// encoded beforehand.
+//
 // Add checks every message's envelope first and writes nothing if one is invalid;
 // the error then names the message. An event ID may be added once (a unique
 // index). Add runs one INSERT per 100 messages and works on PostgreSQL and SQLite
-// alike. On SQLite, call [Relay.Notify] after the commit for the relay to publish
-// at once.
+// alike. Like Write, it wakes the relays of the outbox: see [Outbox.Write].
 func (o *Outbox) Add(ctx context.Context, tx SQLTx, msgs ...bus.Message) error {
 	if tx == nil {
 		return fmt.Errorf("outbox: Add: tx is nil")
 	}
-	return o.add(ctx, msgs, func(q string, args []any) error {
+	err := o.add(ctx, msgs, func(q string, args []any) error {
 		_, err := tx.ExecContext(ctx, q, args...)
 		return err
 	})
+	if err == nil && len(msgs) > 0 {
+		local.rowsAdded(o.table) // SQLite relays of this process wait for tx's end
+	}
+	return err
 }
 
-// AddPgx is [Outbox.Add] for a pgx transaction (PostgreSQL).
+// AddPgx is [Outbox.Add] for a pgx transaction (PostgreSQL, whose NOTIFY wakes
+// the relays at the commit).
 func (o *Outbox) AddPgx(ctx context.Context, tx PgxTx, msgs ...bus.Message) error {
 	if tx == nil {
 		return fmt.Errorf("outbox: AddPgx: tx is nil")

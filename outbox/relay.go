@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,7 +21,9 @@ import (
 
 // Publisher is where a relay publishes: a [bus.Transport] (pass the transport of
 // your [bus.Bus]). Publish must return only once the broker has confirmed every
-// message, or an error.
+// message, or an error; an error that matches [bus.ErrUnroutable] parks the row
+// (see [ParkUnroutable]). It may publish the messages of one call in any order:
+// the relay never passes two messages of one ordering key in one call.
 type Publisher interface {
 	Publish(ctx context.Context, msgs ...bus.Message) error
 }
@@ -29,8 +32,9 @@ type Publisher interface {
 // (rampart_outbox) in batches of 100, leases rows for 30s on PostgreSQL, publishes
 // with a 10s timeout, polls every second on PostgreSQL (where LISTEN/NOTIFY wakes
 // it at once) and every 100ms on SQLite, backs off from 100ms to 30s when
-// publishing fails, deletes sent rows after 24 hours (looking every minute), holds
-// the SQLite relay lock for 20s at a time, and logs nothing.
+// publishing fails, parks the rows no subscription is bound to and retries the
+// others for as long as they fail, deletes sent rows after 24 hours (looking
+// every minute), holds the SQLite relay lock for 20s at a time, and logs nothing.
 type RelayOptions struct {
 	// TablePrefix starts the names of the outbox's tables, as in [Options]. Empty
 	// means [DefaultTablePrefix].
@@ -62,6 +66,20 @@ type RelayOptions struct {
 	// which nothing could be published, or when the database fails. The zero value
 	// is exponential from 100ms to 30s with full jitter.
 	Backoff resilience.Backoff
+	// MaxAttempts is the number of failed publications of one row (a relay that
+	// died holding it counts as one) after which the relay parks it (reason
+	// [ParkMaxAttempts]) instead of trying again: it keeps
+	// its last error, is counted in [Backlog.Parked], holds back nothing, and waits
+	// for [ReplayParked]. Zero means no limit: a row is retried for as long as it
+	// fails, since a broker that is down fails every row and parking them all would
+	// only move the outage to an operator. A row that the publisher reports
+	// unroutable ([bus.ErrUnroutable]) is parked at its first failure, whatever
+	// MaxAttempts says.
+	MaxAttempts int
+	// OnPark, if set, is called for each row the relay parks, after it is
+	// recorded, on the relay's goroutine and with no lock held: count them, alert.
+	// It must not block for long: the relay waits for it.
+	OnPark func(Parked)
 	// Retention is how long sent rows are kept before they are deleted. Zero means
 	// 24 hours; negative keeps them.
 	Retention time.Duration
@@ -113,6 +131,8 @@ func (o RelayOptions) normalize(d Dialect) (RelayOptions, error) {
 		return o, bad("CleanupInterval", o.CleanupInterval, "≥ 0")
 	case o.LockTTL < 0:
 		return o, bad("LockTTL", o.LockTTL, "≥ 0")
+	case o.MaxAttempts < 0:
+		return o, bad("MaxAttempts", o.MaxAttempts, "≥ 0")
 	}
 	if err := o.Backoff.Validate(); err != nil {
 		return o, fmt.Errorf("outbox: RelayOptions.%w", err)
@@ -184,6 +204,10 @@ type Relay struct {
 	lock    *fileLock
 
 	wake chan struct{} // buffered: a wake-up is never lost, and never blocks
+	// added says that a transaction of this process added rows (SQLite): the
+	// next claim waits for the write lock, that is for that transaction's end.
+	added  atomic.Bool
+	onIdle func() // tests: called each time the relay has found nothing and waits
 
 	mu     sync.Mutex
 	state  relayState
@@ -309,6 +333,9 @@ func (r *Relay) Start(ctx context.Context) error {
 	r.wg.Go(func() { r.run(rctx) })
 	r.cancel = cancel
 	r.state = relayRunning
+	if r.dialect == SQLite {
+		local.add(r.store.table, r)
+	}
 	return nil
 }
 
@@ -327,6 +354,7 @@ func (r *Relay) Close() error {
 		if cancel != nil {
 			cancel()
 		}
+		local.remove(r.store.table, r)
 		r.wg.Wait()
 		if prev == relayRunning && r.lock != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
@@ -339,15 +367,24 @@ func (r *Relay) Close() error {
 	return nil
 }
 
-// Notify wakes the relay to look for new rows now rather than at its next poll.
-// Call it after committing a transaction that added events, when the relay runs
-// in the same process: on SQLite it makes the latency from commit to publish that
-// of one query. It never blocks, and does nothing after Close.
+// Notify wakes the relay to look for rows now rather than at its next poll. It
+// is rarely needed: on PostgreSQL the NOTIFY of the adding transaction wakes
+// every relay, and on SQLite [Outbox.Write] and [Outbox.Add] wake the relays of
+// their outbox that run in the same process, which wait for the transaction to
+// commit. Call it after changing the table by other means (SQL of your own,
+// [ReplayParked] on SQLite). It never blocks, and does nothing after Close.
 func (r *Relay) Notify() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
+}
+
+// rowsAdded tells the relay that a transaction of this process has added rows
+// to its outbox and may not have committed yet: the next claim waits for it.
+func (r *Relay) rowsAdded() {
+	r.added.Store(true)
+	r.Notify()
 }
 
 // run is the relay's loop: publish while there is something to publish, then
@@ -404,6 +441,9 @@ func (r *Relay) run(ctx context.Context) {
 		if n > 0 {
 			continue // there may be more: look again at once
 		}
+		if r.onIdle != nil {
+			r.onIdle()
+		}
 		if !wait(r.opts.PollInterval, true) {
 			return
 		}
@@ -411,13 +451,18 @@ func (r *Relay) run(ctx context.Context) {
 }
 
 // cycle claims a batch, publishes it and records the outcome. It returns the
-// number of rows published, and an error when the database failed or nothing of a
-// batch of several rows could be published (the broker is down, most likely):
-// then the relay pauses. A single row that fails only waits for its own backoff.
+// number of rows published or parked, and an error when the database failed or
+// nothing of a batch of several rows could be published (the broker is down,
+// most likely): then the relay pauses. A single row that fails only waits for its
+// own backoff, or is parked.
 func (r *Relay) cycle(ctx context.Context) (int, error) {
 	start := time.Now()
-	batch, err := r.store.claim(ctx, r.opts.BatchSize, r.opts.Lease)
+	locked := r.dialect == SQLite && r.added.Swap(false)
+	batch, err := r.store.claim(ctx, r.opts.BatchSize, r.opts.Lease, locked)
 	if err != nil {
+		if locked {
+			r.added.Store(true) // wait for the adding transaction next time too
+		}
 		return 0, fmt.Errorf("outbox: claim: %w", err)
 	}
 	if len(batch) == 0 {
@@ -434,20 +479,41 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancel()
 	seqs := make([]int64, len(sent))
+	published := make(map[int64]bool, len(sent))
 	for i, rw := range sent {
 		seqs[i] = rw.seq
+		published[rw.seq] = true
 	}
 	marked, merr := r.store.markSent(sctx, seqs)
 	if merr == nil && marked < int64(len(seqs)) {
 		r.log.Warn("outbox: lease ran out before rows were marked sent; another relay may publish them again",
 			"published", len(seqs), "marked", marked)
 	}
-	var rest []int64
-	for _, rw := range batch[len(sent):] {
+	var (
+		rest   []int64
+		parked []Parked
+	)
+	for _, rw := range batch {
+		if published[rw.seq] {
+			continue
+		}
 		if failed != nil && rw.seq == failed.seq && ctx.Err() == nil {
 			attempts := rw.attempts // counted at the claim on PostgreSQL
 			if r.dialect == SQLite {
-				attempts++ // counted by fail
+				attempts++ // counted by fail or park
+			}
+			if reason, ok := r.parkReason(perr, attempts); ok {
+				p := Parked{ID: rw.msg.ID, Type: rw.msg.Type, Key: rw.msg.Key, Reason: reason, Attempts: attempts, Err: perr}
+				done, err := r.store.park(sctx, rw.seq, reason, perr)
+				switch {
+				case err != nil:
+					merr = errors.Join(merr, err)
+				case done:
+					r.log.Warn("outbox: event parked; it is not published until replayed", "id", p.ID, "type", p.Type,
+						"key", p.Key, "reason", p.Reason, "attempts", p.Attempts, "err", perr)
+					parked = append(parked, p)
+				}
+				continue
 			}
 			delay := r.opts.Backoff.Delay(attempts, 0)
 			r.log.Warn("outbox: publish failed; will retry", "id", rw.msg.ID, "type", rw.msg.Type,
@@ -462,18 +528,39 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 	if err := r.store.release(sctx, rest); err != nil {
 		merr = errors.Join(merr, err)
 	}
-	if merr != nil {
-		return len(sent), fmt.Errorf("outbox: recording a batch: %w", merr)
+	if r.opts.OnPark != nil {
+		for _, p := range parked {
+			r.opts.OnPark(p)
+		}
 	}
-	if len(sent) == 0 && perr != nil && len(batch) > 1 {
+	if merr != nil {
+		return len(sent) + len(parked), fmt.Errorf("outbox: recording a batch: %w", merr)
+	}
+	if len(sent) == 0 && len(parked) == 0 && perr != nil && len(batch) > 1 {
 		return 0, fmt.Errorf("outbox: publish: %w", perr)
 	}
-	return len(sent), nil
+	return len(sent) + len(parked), nil
 }
 
-// publish publishes batch in order: all at once, and after an error one by one,
-// stopping at the first failure or at deadline. It returns the rows published (a
-// prefix of batch), and the row that failed with its error, if any.
+// parkReason says whether a row whose publication failed with err, for the
+// attempts-th time, is parked rather than tried again, and why.
+func (r *Relay) parkReason(err error, attempts int) (ParkReason, bool) {
+	switch {
+	case errors.Is(err, bus.ErrUnroutable):
+		return ParkUnroutable, true
+	case r.opts.MaxAttempts > 0 && attempts >= r.opts.MaxAttempts:
+		return ParkMaxAttempts, true
+	}
+	return "", false
+}
+
+// publish publishes batch in order, in waves: the first row of every key (and
+// every row with no key) in one call, then the second of every key, and so on,
+// since a publisher may publish the messages of one call in parallel (RabbitMQ
+// does). After an error it publishes the batch again one by one, stopping at the
+// first failure of a key (whose later rows wait) and at the second failure; it
+// also stops at deadline. It returns the rows published, in seq order, and the
+// row that failed first with its error, if any.
 func (r *Relay) publish(ctx context.Context, batch []row, deadline time.Time) (sent []row, failed *row, err error) {
 	call := func(msgs ...bus.Message) error {
 		d := time.Now().Add(r.opts.PublishTimeout)
@@ -484,14 +571,28 @@ func (r *Relay) publish(ctx context.Context, batch []row, deadline time.Time) (s
 		defer cancel()
 		return r.pub.Publish(pctx, msgs...)
 	}
-	if !time.Now().Before(deadline) {
-		return nil, nil, nil
+	waves, wave := waves(batch)
+	// upTo returns the rows of the waves before w.
+	upTo := func(w int) []row {
+		var rs []row
+		for j := range batch {
+			if wave[j] < w {
+				rs = append(rs, batch[j])
+			}
+		}
+		return rs
 	}
-	msgs := make([]bus.Message, len(batch))
-	for i := range batch {
-		msgs[i] = batch[i].msg
+	for w, msgs := range waves {
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			return upTo(w), nil, nil
+		}
+		if err = call(msgs...); err != nil {
+			if ctx.Err() != nil {
+				return upTo(w), nil, err // closing: no time to look for the failing row
+			}
+			break
+		}
 	}
-	err = call(msgs...)
 	if err == nil {
 		return batch, nil, nil
 	}
@@ -500,16 +601,53 @@ func (r *Relay) publish(ctx context.Context, batch []row, deadline time.Time) (s
 	}
 	// Some may have been confirmed: publish them again, one by one, to find the
 	// failing one. A repeat carries the same event ID, which duplicate detection
-	// absorbs.
+	// absorbs. The rows of the failing row's key after it wait; the other keys go
+	// on, unless a second row fails too (the broker, most likely, rather than one
+	// message).
+	sent = make([]row, 0, len(batch))
+	var firstErr error
 	for i := range batch {
-		if ctx.Err() != nil || !time.Now().Before(deadline) {
-			return batch[:i], nil, err
+		rw := &batch[i]
+		if failed != nil && rw.msg.Key != "" && rw.msg.Key == failed.msg.Key {
+			continue
 		}
-		if err := call(batch[i].msg); err != nil {
-			return batch[:i], &batch[i], err
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			break
+		}
+		if err := call(rw.msg); err != nil {
+			if failed != nil {
+				break
+			}
+			failed, firstErr = rw, err
+			continue
+		}
+		sent = append(sent, *rw)
+	}
+	if failed == nil && len(sent) < len(batch) {
+		return sent, nil, err // stopped at the deadline: the error of the waves
+	}
+	return sent, failed, firstErr
+}
+
+// waves splits batch (in seq order) into calls that hold at most one row of each
+// ordering key: wave i holds the i-th row of every key, in seq order, and wave 0
+// also the rows without a key. wave[j] is the wave of batch[j].
+func waves(batch []row) (waves [][]bus.Message, wave []int) {
+	wave = make([]int, len(batch))
+	seen := map[string]int{}
+	n := 1
+	for j, rw := range batch {
+		if rw.msg.Key != "" {
+			wave[j] = seen[rw.msg.Key]
+			seen[rw.msg.Key]++
+			n = max(n, wave[j]+1)
 		}
 	}
-	return batch, nil, nil
+	waves = make([][]bus.Message, n)
+	for j, rw := range batch {
+		waves[wave[j]] = append(waves[wave[j]], rw.msg)
+	}
+	return waves, wave
 }
 
 // cleanup deletes sent rows older than the retention, a batch at a time.

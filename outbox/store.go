@@ -27,7 +27,7 @@ type store struct {
 	table   string
 	owner   string // the relay's ID: claimed_by
 
-	claimSQL, markSQL, failSQL, releaseSQL, cleanupSQL string
+	claimSQL, markSQL, failSQL, parkSQL, releaseSQL, cleanupSQL string
 }
 
 func newStore(db database, d Dialect, prefix, owner string) *store {
@@ -35,25 +35,26 @@ func newStore(db database, d Dialect, prefix, owner string) *store {
 	t := s.table
 	const cols = "seq, event_id, event_type, ordering_key, headers, body, attempts"
 	if d == Postgres {
-		// Claim the oldest unsent row of each ordering key (its head) when it is free,
-		// skipping heads that another relay is claiming right now (SKIP LOCKED), and
-		// with each head the free rows that follow it in its key. A row that is not a
-		// head is never claimed on its own: while the head is unsent, held by a lease
-		// or backing off after a failure, the rest of its key waits. So two relays
-		// never hold rows of one key at once, and a key is published in seq order.
+		// Claim the oldest pending (unsent, not parked) row of each ordering key (its
+		// head) when it is free, skipping heads that another relay is claiming right
+		// now (SKIP LOCKED), and with each head the free rows that follow it in its
+		// key. A row that is not a head is never claimed on its own: while the head is
+		// pending, held by a lease or backing off after a failure, the rest of its key
+		// waits. So two relays never hold rows of one key at once, and a key is
+		// published in seq order. Parked rows are out of the way.
 		s.claimSQL = `WITH heads AS (
 	SELECT o.seq, o.ordering_key FROM ` + t + ` o
-	WHERE o.sent_at IS NULL
+	WHERE o.sent_at IS NULL AND o.parked_at IS NULL
 	  AND (o.claimed_until IS NULL OR o.claimed_until < now())
 	  AND (o.ordering_key = '' OR NOT EXISTS (
 		SELECT 1 FROM ` + t + ` e
-		WHERE e.ordering_key = o.ordering_key AND e.sent_at IS NULL AND e.seq < o.seq))
+		WHERE e.ordering_key = o.ordering_key AND e.sent_at IS NULL AND e.parked_at IS NULL AND e.seq < o.seq))
 	ORDER BY o.seq
 	LIMIT $1
 	FOR UPDATE SKIP LOCKED
 ), followers AS (
 	SELECT f.seq FROM heads h JOIN ` + t + ` f ON f.ordering_key = h.ordering_key
-	WHERE h.ordering_key <> '' AND f.sent_at IS NULL AND f.seq > h.seq
+	WHERE h.ordering_key <> '' AND f.sent_at IS NULL AND f.parked_at IS NULL AND f.seq > h.seq
 	  AND (f.claimed_until IS NULL OR f.claimed_until < now())
 	ORDER BY f.seq
 	LIMIT GREATEST($1 - (SELECT count(*) FROM heads), 0)
@@ -68,43 +69,60 @@ RETURNING o.seq, o.event_id, o.event_type, o.ordering_key, o.headers::text, o.bo
 WHERE seq = ANY($1) AND claimed_by = $2 AND sent_at IS NULL`
 		s.failSQL = `UPDATE ` + t + ` SET claimed_until = now() + ($2::float8 * interval '1 millisecond'), claimed_by = NULL, last_error = $3
 WHERE seq = $1 AND claimed_by = $4`
-		s.releaseSQL = `UPDATE ` + t + ` SET claimed_until = NULL, claimed_by = NULL WHERE seq = ANY($1) AND claimed_by = $2`
+		s.parkSQL = `UPDATE ` + t + ` SET parked_at = now(), parked_reason = $2, last_error = $3, claimed_until = NULL, claimed_by = NULL
+WHERE seq = $1 AND claimed_by = $4 AND sent_at IS NULL`
+		// A row released was not published: its claim does not count as an attempt.
+		s.releaseSQL = `UPDATE ` + t + ` SET claimed_until = NULL, claimed_by = NULL, attempts = GREATEST(attempts - 1, 0)
+WHERE seq = ANY($1) AND claimed_by = $2`
 		s.cleanupSQL = `DELETE FROM ` + t + ` WHERE seq IN (
 	SELECT seq FROM ` + t + ` WHERE sent_at < now() - ($1::float8 * interval '1 millisecond')
 	ORDER BY sent_at LIMIT $2 FOR UPDATE SKIP LOCKED)`
 		return s
 	}
-	// SQLite: one relay per file, so nothing is claimed. A row is published when it
-	// is free (not backing off) and no earlier unsent row of its key is backing off;
-	// the earlier free rows of its key come before it in the same batch.
+	// SQLite: one relay per file, so nothing is claimed. A pending row is published
+	// when it is free (not backing off) and no earlier pending row of its key is
+	// backing off; the earlier free rows of its key come before it in the same
+	// batch. Parked rows are out of the way.
 	s.claimSQL = `SELECT ` + cols + ` FROM ` + t + ` o
-WHERE o.sent_at IS NULL
+WHERE o.sent_at IS NULL AND o.parked_at IS NULL
   AND (o.claimed_until IS NULL OR o.claimed_until <= $1)
   AND (o.ordering_key = '' OR NOT EXISTS (
 	SELECT 1 FROM ` + t + ` e
-	WHERE e.ordering_key = o.ordering_key AND e.sent_at IS NULL AND e.seq < o.seq AND e.claimed_until > $1))
+	WHERE e.ordering_key = o.ordering_key AND e.sent_at IS NULL AND e.parked_at IS NULL AND e.seq < o.seq AND e.claimed_until > $1))
 ORDER BY o.seq
 LIMIT $2`
 	s.markSQL = `UPDATE ` + t + ` SET sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = NULL
 WHERE seq IN (SELECT value FROM json_each($2)) AND sent_at IS NULL`
 	s.failSQL = `UPDATE ` + t + ` SET claimed_until = $2, attempts = attempts + 1, last_error = $3 WHERE seq = $1`
+	s.parkSQL = `UPDATE ` + t + ` SET parked_at = $2, parked_reason = $3, last_error = $4, attempts = attempts + 1, claimed_until = NULL
+WHERE seq = $1 AND sent_at IS NULL`
 	s.cleanupSQL = `DELETE FROM ` + t + ` WHERE seq IN (
 	SELECT seq FROM ` + t + ` WHERE sent_at IS NOT NULL AND sent_at < $1 ORDER BY sent_at LIMIT $2)`
 	return s
 }
 
 // claim returns up to limit rows to publish, in seq order, leased for lease
-// (PostgreSQL).
-func (s *store) claim(ctx context.Context, limit int, lease time.Duration) ([]row, error) {
-	var (
-		r   rows
-		err error
-	)
+// (PostgreSQL). locked (SQLite) reads them under the database's write lock, so
+// that a transaction that is adding rows commits (or rolls back) first: the
+// read waits for it, within the busy timeout.
+func (s *store) claim(ctx context.Context, limit int, lease time.Duration, locked bool) ([]row, error) {
 	if s.dialect == Postgres {
-		r, err = s.db.Query(ctx, s.claimSQL, int64(limit), millis(lease), s.owner)
-	} else {
-		r, err = s.db.Query(ctx, s.claimSQL, time.Now().UnixMilli(), int64(limit))
+		return s.claimFrom(ctx, s.db, int64(limit), millis(lease), s.owner)
 	}
+	if !locked {
+		return s.claimFrom(ctx, s.db, time.Now().UnixMilli(), int64(limit))
+	}
+	var out []row
+	err := s.db.InTx(ctx, true, func(q querier) error {
+		var err error
+		out, err = s.claimFrom(ctx, q, time.Now().UnixMilli(), int64(limit))
+		return err
+	})
+	return out, err
+}
+
+func (s *store) claimFrom(ctx context.Context, q querier, args ...any) ([]row, error) {
+	r, err := q.Query(ctx, s.claimSQL, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +173,21 @@ func (s *store) fail(ctx context.Context, seq int64, delay time.Duration, cause 
 	}
 	_, err := s.db.Exec(ctx, s.failSQL, seq, time.Now().Add(delay).UnixMilli(), msg)
 	return err
+}
+
+// park sets row seq aside for reason, after its publication failed with cause:
+// the relay no longer tries it, and it holds back nothing, until ReplayParked.
+func (s *store) park(ctx context.Context, seq int64, reason ParkReason, cause error) (bool, error) {
+	var (
+		n   int64
+		err error
+	)
+	if s.dialect == Postgres {
+		n, err = s.db.Exec(ctx, s.parkSQL, seq, string(reason), errorText(cause), s.owner)
+	} else {
+		n, err = s.db.Exec(ctx, s.parkSQL, seq, time.Now().UnixMilli(), string(reason), errorText(cause))
+	}
+	return n > 0, err
 }
 
 // release gives up the claims on rows that were not published (PostgreSQL).

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -182,23 +184,65 @@ func TestChaosSetEnabledAndUpdate(t *testing.T) {
 	}
 }
 
+// TestChaosConcurrentSwitching switches a chaos policy on and off, and changes
+// its rate, from two goroutines while calls run through it. Every call either
+// runs or fails with the injected fault, each fault is reported once to the
+// observer, and neither switch loses the other's last word: the policy ends
+// enabled (the last SetEnabled) with a fault rate of 1 (the last Update).
 func TestChaosConcurrentSwitching(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	p, ch := newChaosPipeline(t, ChaosOptions{FaultRate: 1}, nil)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for n := range 2000 {
-			ch.SetEnabled(n%2 == 0)
-			_ = ch.Update(ChaosOptions{FaultRate: float64(n%3) / 2})
+	var observed atomic.Int64
+	obs := ObserverFunc(func(_ context.Context, e Event) {
+		if e.Kind == EventChaos && errors.Is(e.Err, ErrInjectedFault) {
+			observed.Add(1)
 		}
-	}()
+	})
+	p, ch := newChaosPipeline(t, ChaosOptions{FaultRate: 1}, obs)
+	const switches = 2001 // the last: SetEnabled(true), Update(FaultRate: 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for n := range switches {
+			ch.SetEnabled(n%2 == 0)
+		}
+	})
+	wg.Go(func() {
+		for n := range switches {
+			if err := ch.Update(ChaosOptions{FaultRate: float64(n%3) / 2}); err != nil {
+				t.Errorf("Update(FaultRate: %v) = %v", float64(n%3)/2, err)
+				return
+			}
+		}
+	})
+	var faults int64
 	for range 2000 {
-		if _, err := Do(context.Background(), p, chaosStaticOK); err != nil && err != ErrInjectedFault {
-			t.Fatalf("Do = %v, want nil or ErrInjectedFault", err)
+		v, err := Do(context.Background(), p, chaosStaticOK)
+		switch {
+		case err == nil && v == 1:
+		case errors.Is(err, ErrInjectedFault) && v == 0:
+			faults++
+		default:
+			t.Fatalf("Do = %d, %v; want 1, nil or 0, ErrInjectedFault", v, err)
 		}
 	}
-	<-done
+	wg.Wait()
+	if got := observed.Load(); got != faults {
+		t.Errorf("the observer saw %d injected faults, want %d, the faults the calls returned", got, faults)
+	}
+
+	if !ch.Enabled() {
+		t.Fatal("Enabled() = false after the last SetEnabled(true): a concurrent Update lost the switch")
+	}
+	for range 100 {
+		if _, err := Do(context.Background(), p, chaosStaticOK); !errors.Is(err, ErrInjectedFault) {
+			t.Fatalf("Do after the last Update(FaultRate: 1) = %v, want ErrInjectedFault every time", err)
+		}
+	}
+	ch.SetEnabled(false)
+	for range 100 {
+		if v, err := Do(context.Background(), p, chaosStaticOK); err != nil || v != 1 {
+			t.Fatalf("Do with chaos disabled = %d, %v; want 1, nil", v, err)
+		}
+	}
 }
 
 func TestChaosAllocs(t *testing.T) {

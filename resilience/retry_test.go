@@ -759,26 +759,89 @@ func retryCompareEvents(t *testing.T, name string, got, want []Event) {
 	}
 }
 
-// TestRetryConcurrent runs one retry policy and budget from many goroutines, for the
-// race detector.
+// TestRetryConcurrent runs one retry policy and budget from many goroutines (and
+// the race detector). Call (g, k) succeeds at the attempt a where g+k+a is a
+// multiple of 3, so it needs 0 to 2 retries, about 160 in all; the budget allows
+// 0.2 × 160 requests + 1/s × 10s = 42 within its window, which the run (waits of
+// at most 10ms) never leaves. Every call must end either with its success after
+// attempts 1, 2, ... a, or refused by the budget before a; the budget never
+// allows more than it holds, and the events tell exactly what happened.
 func TestRetryConcurrent(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	synctest.Test(t, func(t *testing.T) {
-		b := Must(NewBudget(BudgetOptions{}))
-		p := retryPipeline(t, RetryOptions{Budget: b, Backoff: Backoff{Jitter: JitterDecorrelated}}, &retryEvents{})
+		const goroutines, calls, capacity = 8, 20, 42
+		b := Must(NewBudget(BudgetOptions{Ratio: 0.2, MinPerSecond: 1, Window: 10 * time.Second}))
+		events := &retryEvents{}
+		p := retryPipeline(t, RetryOptions{Budget: b, Backoff: Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond, Jitter: JitterDecorrelated}}, events)
+		type result struct {
+			g, k     int
+			attempts []int // the attempt numbers the function saw, in order
+			v        int
+			err      error
+		}
+		results := make([][]result, goroutines)
 		var wg sync.WaitGroup
-		for g := range 8 {
+		for g := range goroutines {
 			wg.Go(func() {
-				for k := range 20 {
-					Do(context.Background(), p, func(ctx context.Context) (int, error) {
-						if (g+k+AttemptFromContext(ctx))%3 == 0 {
+				for k := range calls {
+					r := result{g: g, k: k}
+					r.v, r.err = Do(context.Background(), p, func(ctx context.Context) (int, error) {
+						a := AttemptFromContext(ctx)
+						r.attempts = append(r.attempts, a)
+						if (g+k+a)%3 == 0 {
 							return 1, nil
 						}
 						return 0, errRetryBoom
 					})
+					results[g] = append(results[g], r)
 				}
 			})
 		}
 		wg.Wait()
+
+		var attempts, retries, refused int
+		for _, rs := range results {
+			for _, r := range rs {
+				succeedsAt := 3 - (r.g+r.k)%3 // the a in 1..3 with g+k+a ≡ 0 (mod 3)
+				for i, a := range r.attempts {
+					if a != i+1 {
+						t.Fatalf("call (%d, %d) saw attempts %v, want 1, 2, 3, ... in order", r.g, r.k, r.attempts)
+					}
+				}
+				n := len(r.attempts)
+				attempts += n
+				retries += n - 1
+				var re *RetriesExhaustedError
+				switch {
+				case r.err == nil:
+					if r.v != 1 || n != succeedsAt {
+						t.Errorf("call (%d, %d) = %d after %d attempts, want 1 after %d", r.g, r.k, r.v, n, succeedsAt)
+					}
+				case errors.As(r.err, &re) && re.Reason == RetryReasonBudget:
+					refused++
+					if n >= succeedsAt || re.Attempts != n || !errors.Is(r.err, errRetryBoom) {
+						t.Errorf("call (%d, %d) refused by the budget after %d attempts (%v), want fewer than %d, with the last error", r.g, r.k, n, r.err, succeedsAt)
+					}
+				default:
+					t.Errorf("call (%d, %d) = %v after %d attempts, want success or a budget refusal", r.g, r.k, r.err, n)
+				}
+			}
+		}
+		if retries > capacity {
+			t.Errorf("the budget allowed %d retries, want at most %d", retries, capacity)
+		}
+		if retries == 0 || refused == 0 {
+			t.Errorf("%d retries and %d refusals, want both: the test exercises neither the retry nor the budget otherwise", retries, refused)
+		}
+		count := map[EventKind]int{}
+		events.mu.Lock()
+		for _, e := range events.list {
+			count[e.Kind]++
+		}
+		events.mu.Unlock()
+		if count[EventAttempt] != attempts || count[EventRetry] != retries || count[EventRetriesExhausted] != refused {
+			t.Errorf("events: %d attempts, %d retries, %d exhausted; want %d, %d, %d as the calls saw them",
+				count[EventAttempt], count[EventRetry], count[EventRetriesExhausted], attempts, retries, refused)
+		}
 	})
 }

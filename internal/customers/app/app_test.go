@@ -52,6 +52,22 @@ func (p *payments) set(err error, declined bool) {
 
 func newService(t *testing.T) (*app.Service, *store.Store, *payments) {
 	t.Helper()
+	w := newWorld(t)
+	return w.svc, w.st, w.pay
+}
+
+// world is a service on a SQLite store, with its bus on the memory transport
+// (not started).
+type world struct {
+	svc *app.Service
+	st  *store.Store
+	pay *payments
+	tr  *memory.Transport
+	bus *bus.Bus
+}
+
+func newWorld(t *testing.T) world {
+	t.Helper()
 	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "c.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +94,7 @@ func newService(t *testing.T) (*app.Service, *store.Store, *payments) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc, st, p
+	return world{svc: svc, st: st, pay: p, tr: tr, bus: b}
 }
 
 func unsentTypes(t *testing.T, st *store.Store) []string {
@@ -172,5 +188,91 @@ func TestNoEventWithoutChange(t *testing.T) {
 	got := unsentTypes(t, st)
 	if len(got) != 2 || got[0] != domain.CustomerCreatedType || got[1] != domain.CustomerPromotedToVipType {
 		t.Errorf("outbox = %v; want one CustomerCreated and one CustomerPromotedToVip (the conflict and the second promotion add none)", got)
+	}
+}
+
+// The events reach their handlers as soon as their transaction commits, with
+// nothing called after the commit (the relay polls once an hour); an event that
+// nobody subscribes to (CustomerPromotedToVip here) is parked, as unroutable,
+// and holds back nothing.
+func TestEventsFlowThroughTheOutbox(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	got := make(chan string, 10)
+	handled := func(m bus.Meta) error {
+		select {
+		case got <- m.Type:
+		default: // never block the consumer's Close
+		}
+		return nil
+	}
+	for _, err := range []error{
+		bus.Handle(w.bus, "welcome", func(_ context.Context, _ domain.CustomerCreated, m bus.Meta) error { return handled(m) }),
+		bus.Handle(w.bus, "billing", func(_ context.Context, _ domain.OrderCreated, m bus.Meta) error { return handled(m) }),
+		w.bus.Start(ctx),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { w.bus.Close() })
+	var (
+		mu     sync.Mutex
+		parked []outbox.Parked
+	)
+	relay, err := outbox.NewRelay(w.st.DB(), w.tr, outbox.RelayOptions{PollInterval: time.Hour, OnPark: func(p outbox.Parked) {
+		mu.Lock()
+		parked = append(parked, p)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { relay.Close() })
+	expect := func(typ string) {
+		t.Helper()
+		select {
+		case g := <-got:
+			if g != typ {
+				t.Errorf("handled %s, want %s", g, typ)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s not handled within 5s", typ)
+		}
+	}
+
+	c, err := w.svc.CreateCustomer(ctx, domain.NewCustomerInput{Name: "Ann", Email: "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(domain.CustomerCreatedType)
+	if _, changed, err := w.svc.PromoteToVIP(ctx, c.ID); err != nil || !changed {
+		t.Fatalf("PromoteToVIP() = %v, %v; want a change", changed, err)
+	}
+	in := domain.NewOrderInput{CustomerID: c.ID, Currency: "EUR", Items: []domain.Item{{ProductID: "a", Quantity: 1, PriceMinor: 100}}}
+	if _, err := w.svc.CreateOrder(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	expect(domain.OrderCreatedType)
+
+	var b outbox.Backlog
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if b, err = outbox.ReadBacklog(ctx, w.st.DB(), outbox.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if b == (outbox.Backlog{Parked: 1}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog %+v; want the promotion parked and nothing else waiting", b)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(parked) != 1 || parked[0].Type != domain.CustomerPromotedToVipType || parked[0].Reason != outbox.ParkUnroutable || parked[0].Key != c.ID {
+		t.Errorf("parked %+v; want the CustomerPromotedToVip of %s, unroutable", parked, c.ID)
 	}
 }

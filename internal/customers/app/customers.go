@@ -24,7 +24,6 @@ func (s *Service) CreateCustomer(ctx context.Context, in domain.NewCustomerInput
 	if err != nil {
 		return domain.Customer{}, err
 	}
-	s.notify()
 	s.log.InfoContext(ctx, "customer created", "customer_id", c.ID, "type", c.Type)
 	return c, nil
 }
@@ -50,7 +49,6 @@ func (s *Service) PromoteToVIP(ctx context.Context, id string) (c domain.Custome
 		return domain.Customer{}, false, err
 	}
 	if changed {
-		s.notify()
 		s.log.InfoContext(ctx, "customer promoted to VIP", "customer_id", c.ID)
 	}
 	return c, changed, nil

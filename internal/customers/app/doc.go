@@ -4,16 +4,19 @@
 // transaction, so that the events are published if and only if the change
 // commits.
 //
-//	svc, err := app.New(app.Config{Store: st, Events: b, Payments: payments, Notify: relay.Notify})
+//	svc, err := app.New(app.Config{Store: st, Events: b, Payments: payments})
 //	c, err := svc.CreateCustomer(ctx, domain.NewCustomerInput{Name: "Ann", Email: "ann@example.com"})
 //
 // # Events
 //
-// [Service] builds each event's message with the bus's Encode (the envelope the
-// bus would publish: a new event ID, the correlation ID of ctx, the subject),
-// adds it with outbox.Add in the transaction, and after the commit wakes the
-// relay ([Config.Notify]), which publishes it. [Events] is the registry of the
-// event type names; the bus must use it.
+// [Service] writes each event with outbox.Write in the transaction of its
+// change, in one step: the bus encodes it (the envelope the bus would publish: a
+// new event ID, the correlation ID of ctx, the subject, which is also the
+// ordering key) and the outbox adds it. Nothing is called after the commit: the
+// outbox wakes the relay, which publishes the event at once. An event that no
+// subscription is bound to (on RabbitMQ) is parked by the relay rather than
+// retried. [Events] is the registry of the event type names; the bus must use
+// it.
 //
 // # Orders and payments
 //

@@ -37,7 +37,6 @@ func (s *Service) CreateOrder(ctx context.Context, in domain.NewOrderInput) (dom
 	if err != nil {
 		return domain.Order{}, err
 	}
-	s.notify()
 	s.log.InfoContext(ctx, "order created", "order_id", o.ID, "customer_id", o.CustomerID, "total_minor", o.TotalMinor, "currency", o.Currency)
 
 	// The order is committed: charge it even if the client goes away, but do

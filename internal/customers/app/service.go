@@ -19,9 +19,7 @@ import (
 var ErrUnavailable = errors.New("app: a provider is unavailable")
 
 // Encoder builds the message of an event, as *bus.Bus does.
-type Encoder interface {
-	Encode(ctx context.Context, event any, opts ...bus.PublishOption) (bus.Message, error)
-}
+type Encoder = outbox.Encoder
 
 // Payments is what the service asks of the payment provider: a
 // *providers.PaymentClient.
@@ -37,12 +35,8 @@ type Config struct {
 	// [Events]().
 	Events Encoder
 	// Outbox is where the events are written. Nil means the default outbox
-	// (rampart_outbox).
+	// (rampart_outbox). The outbox wakes its relay after each commit by itself.
 	Outbox *outbox.Outbox
-	// Notify is called after a transaction that added events commits: the
-	// relay's Notify, which publishes them at once. Nil means none: the relay
-	// finds them at its next poll.
-	Notify func()
 	// Payments charges and refunds orders.
 	Payments Payments
 	// RequestChargeTimeout bounds the charge made while the client of
@@ -63,7 +57,6 @@ type Service struct {
 	store     *store.Store
 	events    Encoder
 	outbox    *outbox.Outbox
-	notify    func()
 	payments  Payments
 	chargeTO  time.Duration // a background charge
 	requestTO time.Duration // a charge while the client waits
@@ -84,16 +77,13 @@ func New(cfg Config) (*Service, error) {
 	case cfg.RequestChargeTimeout < 0:
 		return nil, fmt.Errorf("app: Config.RequestChargeTimeout is %s; want ≥ 0", cfg.RequestChargeTimeout)
 	}
-	s := &Service{store: cfg.Store, events: cfg.Events, outbox: cfg.Outbox, notify: cfg.Notify,
+	s := &Service{store: cfg.Store, events: cfg.Events, outbox: cfg.Outbox,
 		payments: cfg.Payments, chargeTO: cfg.ChargeTimeout, requestTO: cfg.RequestChargeTimeout, log: cfg.Logger}
 	if s.outbox == nil {
 		var err error
 		if s.outbox, err = outbox.New(outbox.Options{}); err != nil {
 			return nil, err
 		}
-	}
-	if s.notify == nil {
-		s.notify = func() {}
 	}
 	if s.chargeTO == 0 {
 		s.chargeTO = 15 * time.Second
@@ -108,13 +98,10 @@ func New(cfg Config) (*Service, error) {
 }
 
 // emit writes event into the outbox in tx, with subject as the envelope's
-// subject (and ordering key): it is published if and only if tx commits.
+// subject (and ordering key): it is published if and only if tx commits, at
+// once (the outbox wakes the relay).
 func (s *Service) emit(ctx context.Context, tx *store.Tx, event any, subject string) error {
-	msg, err := s.events.Encode(ctx, event, bus.WithSubject(subject))
-	if err != nil {
-		return fmt.Errorf("app: encode %T: %w", event, err)
-	}
-	if err := s.outbox.Add(ctx, tx.SQL(), msg); err != nil {
+	if _, err := s.outbox.Write(ctx, tx.SQL(), s.events, event, bus.WithSubject(subject)); err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
 	return nil

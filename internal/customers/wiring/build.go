@@ -118,10 +118,10 @@ func (s *Server) startProviders(ctx context.Context, cfg *config.Config, tel *te
 // startBus connects the transport, registers the handlers with the SQL inbox,
 // starts consuming, and starts the relay that publishes the outbox through
 // the transport.
-func (s *Server) startBus(ctx context.Context, cfg config.BusConfig, tel *telemetry.Telemetry, inbox *sqlinbox.Store) (*bus.Bus, *outbox.Relay, bus.Transport, error) {
+func (s *Server) startBus(ctx context.Context, cfg config.BusConfig, tel *telemetry.Telemetry, inbox *sqlinbox.Store) (*bus.Bus, bus.Transport, error) {
 	tr, desc, err := openTransport(ctx, cfg, s.log)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	s.onClose("bus transport", func(context.Context) error { return tr.Close() })
 	s.dlq, _ = tr.(bus.DeadLetterReader)
@@ -130,29 +130,29 @@ func (s *Server) startBus(ctx context.Context, cfg config.BusConfig, tel *teleme
 
 	opts, err := cfg.Options(nil)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if opts.Source == "" {
 		opts.Source = "/customers"
 	}
 	if opts.Registry, err = app.Events(); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	opts.Inbox, opts.Observer, opts.OnSettle = inbox, tel, s.recorder.OnSettle
 	opts.Logger = s.log.With("component", "bus")
 	b, err := bus.New(tr, opts)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	for _, name := range handlers.Subscriptions {
 		s.recorder.Subscription(name)
 	}
 	if _, err := handlers.Register(b, handlers.Config{Store: s.store, Inbox: inbox, Email: s.clients.Email,
 		Inventory: s.clients.Inventory, Logger: s.log.With("component", "handler")}); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if err := b.Start(ctx); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	s.onClose("bus", func(ctx context.Context) error {
 		err := b.Shutdown(ctx) // handlers under way finish, unless ctx ends first
@@ -162,13 +162,13 @@ func (s *Server) startBus(ctx context.Context, cfg config.BusConfig, tel *teleme
 
 	relay, err := outbox.NewRelay(s.store.DB(), s.recorder.Publisher(tr), outbox.RelayOptions{Logger: s.log.With("component", "outbox")})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if err := relay.Start(ctx); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	s.onClose("outbox relay", func(context.Context) error { return relay.Close() })
-	return b, relay, tr, nil
+	return b, tr, nil
 }
 
 // startCharging charges the orders left pending every ChargeInterval, on a

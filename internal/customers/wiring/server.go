@@ -104,11 +104,11 @@ func New(ctx context.Context, settings Settings) (_ *Server, err error) {
 	if err := s.startProviders(ctx, cfg, tel); err != nil {
 		return nil, err
 	}
-	b, relay, tr, err := s.startBus(ctx, cfg.Bus, tel, inbox)
+	b, tr, err := s.startBus(ctx, cfg.Bus, tel, inbox)
 	if err != nil {
 		return nil, err
 	}
-	if s.service, err = app.New(app.Config{Store: s.store, Events: b, Notify: relay.Notify, Payments: s.clients.Payments,
+	if s.service, err = app.New(app.Config{Store: s.store, Events: b, Payments: s.clients.Payments,
 		Logger: s.log.With("component", "app")}); err != nil {
 		return nil, err
 	}
