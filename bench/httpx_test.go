@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,12 @@ func newBaseTransport() *http.Transport { return http.DefaultTransport.(*http.Tr
 
 // benchGet sends one GET through c and reads the response.
 func benchGet(b *testing.B, c *http.Client, url string) {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	benchGetCtx(b, context.Background(), c, url)
+}
+
+// benchGetCtx is benchGet under ctx.
+func benchGetCtx(b *testing.B, ctx context.Context, c *http.Client, url string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -131,6 +137,21 @@ func BenchmarkHTTPGet(b *testing.B) {
 	b.Run("lib=net-http", func(b *testing.B) {
 		run(b, &http.Client{Transport: newBaseTransport()})
 	})
+	// net/http as a real caller uses it: each request under a context with a
+	// deadline, which costs the transport more than context.Background().
+	b.Run("lib=net-http-ctx", func(b *testing.B) {
+		c := &http.Client{Transport: newBaseTransport()}
+		b.Cleanup(c.CloseIdleConnections)
+		benchGet(b, c, srv.URL)
+		b.ReportAllocs()
+		cpu0 := cpuTime()
+		for b.Loop() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			benchGetCtx(b, ctx, c, srv.URL)
+			cancel()
+		}
+		logCPU(b, cpuTime()-cpu0)
+	})
 	b.Run("lib=rampart", func(b *testing.B) {
 		c, err := httpx.NewHTTPClient(httpx.Options{
 			Name:     "bench",
@@ -161,4 +182,74 @@ func BenchmarkHTTPGet(b *testing.B) {
 		rc.HTTPClient = &http.Client{Transport: newBaseTransport()}
 		run(b, rc.StandardClient())
 	})
+}
+
+// BenchmarkHTTPGetPaired measures the CPU time per request of each client
+// relative to bare net/http's, in a way a busy machine disturbs less than
+// BenchmarkHTTPGet's sequential sub-benchmarks: every iteration is one round in
+// which each client in turn sends the same number of GETs (the order rotating
+// from round to round), and the process CPU time of each client's share is
+// divided by net/http's in the same round. It reports the median of those
+// per-round ratios as "<lib>/net-http" metrics.
+//
+//	go test -run '^$' -bench HTTPGetPaired -benchtime 60x .
+func BenchmarkHTTPGetPaired(b *testing.B) {
+	const perRound = 500
+	srv := benchServer(b)
+	rampart, err := httpx.NewHTTPClient(httpx.Options{
+		Name:     "bench",
+		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)), // enabled at Info
+		Observer: &metrics{},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	type lib struct {
+		name   string
+		c      *http.Client
+		ctx    bool // each request under its own context.WithTimeout
+		ratios []float64
+	}
+	libs := []*lib{
+		{name: "net-http", c: &http.Client{Transport: newBaseTransport()}},
+		{name: "net-http-ctx", c: &http.Client{Transport: newBaseTransport()}, ctx: true},
+		{name: "rampart", c: rampart},
+	}
+	for _, l := range libs {
+		b.Cleanup(l.c.CloseIdleConnections)
+		benchGet(b, l.c, srv.URL) // open the connection
+	}
+	share := func(l *lib) time.Duration {
+		cpu0 := cpuTime()
+		for range perRound {
+			if l.ctx {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				benchGetCtx(b, ctx, l.c, srv.URL)
+				cancel()
+			} else {
+				benchGet(b, l.c, srv.URL)
+			}
+		}
+		return cpuTime() - cpu0
+	}
+	round := 0
+	for b.Loop() {
+		cpu := make([]time.Duration, len(libs))
+		for k := range libs {
+			i := (round + k) % len(libs)
+			cpu[i] = share(libs[i])
+		}
+		round++
+		for i, l := range libs[1:] {
+			l.ratios = append(l.ratios, float64(cpu[i+1])/float64(cpu[0]))
+		}
+	}
+	for _, l := range libs[1:] {
+		if len(l.ratios) == 0 {
+			continue
+		}
+		r := slices.Clone(l.ratios)
+		slices.Sort(r)
+		b.ReportMetric(r[len(r)/2], l.name+"/net-http")
+	}
 }

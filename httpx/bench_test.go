@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rampart-go/rampart/httpx"
 )
@@ -53,6 +55,7 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Run("stages="+tc.name, func(b *testing.B) {
 			rt := tc.rt()
 			b.ReportAllocs()
+			cpu0 := cpuTime()
 			for b.Loop() {
 				resp, err := rt.RoundTrip(req)
 				if err != nil {
@@ -61,8 +64,20 @@ func BenchmarkPipeline(b *testing.B) {
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// cpuTime returns the CPU time the process has used, user and system, all threads:
+// unlike the wall time, it counts the threads the runtime wakes up, and not the time
+// the process waits for a busy machine's CPUs.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func must[T any](v T, err error) T {

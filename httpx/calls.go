@@ -216,15 +216,14 @@ func (c *Client) resolve(path string, query url.Values) (*url.URL, error) {
 		return nil, errors.New("httpx: Client.BaseURL is nil")
 	}
 	if strings.IndexByte(path, missingParam) >= 0 {
-		return nil, fmt.Errorf("httpx: path %q: a path parameter is empty or missing, or one is extra",
-			strings.ReplaceAll(path, string(missingParam), "{?}"))
+		return nil, c.pathError(path, errors.New("a path parameter is empty or missing, or one is extra"))
 	}
 	ref, err := url.Parse(path)
 	if err != nil {
-		return nil, fmt.Errorf("httpx: path %q: %w", path, err)
+		return nil, c.pathError(path, err)
 	}
 	if ref.Scheme != "" || ref.Host != "" || ref.User != nil {
-		return nil, fmt.Errorf("httpx: path %q: must be relative to the base URL", path)
+		return nil, c.pathError(path, errors.New("must be relative to the base URL"))
 	}
 	u := *c.BaseURL
 	u.User, u.Fragment, u.RawFragment = nil, "", ""
@@ -232,7 +231,7 @@ func (c *Client) resolve(path string, query url.Values) (*url.URL, error) {
 		joined := strings.TrimSuffix(u.EscapedPath(), "/") + "/" + strings.TrimPrefix(p, "/")
 		pu, err := url.Parse(joined)
 		if err != nil {
-			return nil, fmt.Errorf("httpx: path %q: %w", path, err)
+			return nil, c.pathError(path, err)
 		}
 		u.Path, u.RawPath = pu.Path, pu.RawPath
 	}
@@ -244,6 +243,18 @@ func (c *Client) resolve(path string, query url.Values) (*url.URL, error) {
 	}
 	u.RawQuery = strings.Join(qs, "&")
 	return &u, nil
+}
+
+// pathError returns the error of a path that cannot be used: "httpx: path
+// "PATH": err", with the path's secrets redacted, as it may hold a query, and its
+// missing parameters shown as "{?}".
+func (c *Client) pathError(path string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // url.Parse's error quotes the path whole
+	}
+	p := strings.ReplaceAll(c.redactor().rawURL(path), string(missingParam), "{?}")
+	return fmt.Errorf("httpx: path %q: %w", p, err)
 }
 
 func (c *Client) httpClient() *http.Client {

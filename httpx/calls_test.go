@@ -53,6 +53,45 @@ func TestBadPathsFailBeforeSending(t *testing.T) {
 	}
 }
 
+// TestBadPathErrorsAreRedacted is the regression test of a malformed path put in
+// the error verbatim, query secrets and user information included.
+func TestBadPathErrorsAreRedacted(t *testing.T) {
+	c := &httpx.Client{
+		HTTP:    newTransport(t, httpx.Options{RedactQuery: []string{"session"}}).Client(),
+		BaseURL: mustParse(t, "https://api.example.com/v1"),
+	}
+	cases := []struct {
+		name, path string
+		want       []string // in the error
+	}{
+		{"bad escape", "/payments/%zz?token=s3cret&session=s3cret&page=2",
+			[]string{`/payments/%zz?token=REDACTED&session=REDACTED&page=2`, `invalid URL escape "%zz"`}},
+		{"missing parameter", httpx.Path("/payments/{id}?token=s3cret"),
+			[]string{`/payments/{?}?token=REDACTED`, "missing"}},
+		{"absolute with user information", "//user:s3cret@evil.example.com/x?token=s3cret",
+			[]string{`//REDACTED@evil.example.com/x?token=REDACTED`, "relative"}},
+		{"absolute URL", "https://user:s3cret@evil.example.com/x?key=s3cret#frag",
+			[]string{`https://REDACTED@evil.example.com/x?key=REDACTED#frag`, "relative"}},
+		{"bad host", "//us:er:s3cret@ex ample.com/?sig=s3cret",
+			[]string{`//REDACTED@ex ample.com/?sig=REDACTED`}},
+	}
+	for _, tc := range cases {
+		_, err := httpx.GetJSON[struct{}](t.Context(), c, tc.path, nil)
+		if err == nil {
+			t.Errorf("%s: GetJSON(%q) succeeded", tc.name, tc.path)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "s3cret") {
+			t.Errorf("%s: GetJSON(%q) = %q, which holds the secret", tc.name, tc.path, msg)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: GetJSON(%q) = %q, want it to say %q", tc.name, tc.path, err, w)
+			}
+		}
+	}
+}
+
 // echoURL answers with the request's method and URL.
 func echoURL() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

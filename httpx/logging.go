@@ -41,14 +41,15 @@ func (s sender) RoundTrip(r *http.Request) (*http.Response, error) {
 	attempt := resilience.AttemptFromContext(ctx)
 	start := time.Now()
 	resp, err := t.base.RoundTrip(r)
-	d := time.Since(start)
+	end := time.Now()
+	d := end.Sub(start)
 	if t.observer != nil {
 		t.observer.ObserveAttempt(ctx, AttemptInfo{
 			Request: r, Response: resp, Err: err, Attempt: attempt, Start: start, Duration: d,
 		})
 	}
 	if t.log != nil {
-		t.log.attempt(ctx, r, resp, err, attempt, d)
+		t.log.attempt(ctx, end, r, resp, err, attempt, d)
 		if debug {
 			t.log.detail(ctx, r, reqBody, resp)
 		}
@@ -56,8 +57,8 @@ func (s sender) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// attempt logs the Info record of one attempt.
-func (l *logging) attempt(ctx context.Context, r *http.Request, resp *http.Response, err error, attempt int, d time.Duration) {
+// attempt logs the Info record of one attempt, which ended at end.
+func (l *logging) attempt(ctx context.Context, end time.Time, r *http.Request, resp *http.Response, err error, attempt int, d time.Duration) {
 	if !l.l.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
@@ -76,15 +77,15 @@ func (l *logging) attempt(ctx context.Context, r *http.Request, resp *http.Respo
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	l.log(ctx, slog.LevelInfo, "http attempt", attrs)
+	l.log(ctx, end, slog.LevelInfo, "http attempt", attrs)
 }
 
 // log hands a record to the logger's handler. It builds the record itself, without
 // the caller's program counter, which Logger.LogAttrs would look up for every record
 // at a cost larger than the rest of the record's (a source location would point into
 // this package anyway).
-func (l *logging) log(ctx context.Context, level slog.Level, msg string, attrs []slog.Attr) {
-	r := slog.NewRecord(time.Now(), level, msg, 0)
+func (l *logging) log(ctx context.Context, now time.Time, level slog.Level, msg string, attrs []slog.Attr) {
+	r := slog.NewRecord(now, level, msg, 0)
 	r.AddAttrs(attrs...)
 	_ = l.l.Handler().Handle(ctx, r)
 }
@@ -107,7 +108,7 @@ func (l *logging) detail(ctx context.Context, r *http.Request, reqBody []byte, r
 			attrs = append(attrs, slog.String("response_body", l.red.body(resp.Header.Get("Content-Type"), b)))
 		}
 	}
-	l.log(ctx, slog.LevelDebug, "http attempt detail", attrs)
+	l.log(ctx, time.Now(), slog.LevelDebug, "http attempt detail", attrs)
 }
 
 // requestBody returns the start of r's body, read from a copy through GetBody, or

@@ -75,6 +75,32 @@ func (r *redactor) urlString(s string) string {
 	return r.url(u)
 }
 
+// rawURL returns s, a URL or a reference as written, which may not parse, with its
+// user information and the values of its secret query (and fragment) parameters
+// replaced by [Redacted], and the rest kept as is.
+func (r *redactor) rawURL(s string) string {
+	rest, frag, hasFrag := strings.Cut(s, "#")
+	rest, query, hasQuery := strings.Cut(rest, "?")
+	// The authority follows "//", at the start or after a scheme, and ends at the
+	// next "/"; its user information ends at its last "@".
+	if i := strings.Index(rest, "//"); i >= 0 && !strings.Contains(rest[:i], "/") {
+		authority := rest[i+2:]
+		if j := strings.IndexByte(authority, '/'); j >= 0 {
+			authority = authority[:j]
+		}
+		if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+			rest = rest[:i+2] + Redacted + rest[i+2+at:]
+		}
+	}
+	if hasQuery {
+		rest += "?" + r.redactQuery(query)
+	}
+	if hasFrag {
+		rest += "#" + r.redactQuery(frag)
+	}
+	return rest
+}
+
 // redactURLString redacts the URL s with r, or with the default redactor if r is nil.
 func redactURLString(s string, r *redactor) string {
 	if r == nil {
