@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -31,22 +32,24 @@ import (
 // persistent messages of about 120 bytes of JSON:
 //
 //   - publishing: raw amqp091-go with confirms pipelined 512 deep on one channel,
-//     with the body only and (+envelope) with Rampart's envelope headers encoded
-//     beforehand;
+//     with the body only and (+envelope) with Rampart's envelope encoded
+//     beforehand as Rampart's transport sends it (properties and headers);
 //     Rampart's bus (envelope, JSON, confirms) from 256 concurrent publishers;
 //     watermill-amqp (durable queue config, confirms on, a pool of 16 channels)
 //     from 16 concurrent publishers;
 //   - consuming a queue filled beforehand with the same messages for every
-//     library (Rampart's envelope in headers): raw amqp091-go with prefetch 256
-//     and one ack per message; Rampart's bus through a typed handler (decode, an
-//     in-memory inbox, ack; 16 workers, prefetch 256); watermill-amqp with its
-//     durable queue config (prefetch 1) and with prefetch 256, acking each
-//     message;
+//     library (Rampart's envelope as its transport sends it): raw amqp091-go
+//     with prefetch 256 and one ack per message; Rampart's bus through a typed
+//     handler (decode, an in-memory inbox, ack; 16 workers, prefetch 256);
+//     watermill-amqp with its durable queue config (prefetch 1) and with
+//     prefetch 256, acking each message;
 //   - latency from publish to handler at 1,000 msg/s (p50, p99).
 //
-// One op is one message: ns/op is the time per message, msg/s the rate, and
+// One op is one message: ns/op is the time per message, msg/s the rate,
 // cpu-ns/msg the CPU time of this process per message (the client's cost, which
-// the broker and the machine's other load move much less than the rate).
+// the broker and the machine's other load move much less than the rate),
+// writes/msg its write system calls per message and, when the broker runs on
+// this machine, broker-cpu-ns/msg the broker's CPU time per message.
 // Classic queues compare the three libraries (watermill declares classic queues);
 // quorum queues (Rampart's default) compare Rampart with raw amqp091-go.
 
@@ -155,8 +158,8 @@ func (r *rabbitBench) purge(b *testing.B) {
 }
 
 // fill publishes n messages to the queue (through the exchange) with raw
-// amqp091-go, pipelined, each with the headers of headers(i).
-func (r *rabbitBench) fill(b *testing.B, exchange, key string, n int, headers func(i int) amqp.Table) {
+// amqp091-go, pipelined, message i being msg(i).
+func (r *rabbitBench) fill(b *testing.B, exchange, key string, n int, msg func(i int) amqp.Publishing) {
 	b.Helper()
 	ch, err := r.conn.Channel()
 	if err != nil {
@@ -174,9 +177,7 @@ func (r *rabbitBench) fill(b *testing.B, exchange, key string, n int, headers fu
 			}
 			pending = pending[1:]
 		}
-		dc, err := ch.PublishWithDeferredConfirm(exchange, key, false, false, amqp.Publishing{
-			Headers: headers(i), DeliveryMode: amqp.Persistent, ContentType: "application/json", Body: benchEventBody,
-		})
+		dc, err := ch.PublishWithDeferredConfirm(exchange, key, false, false, msg(i))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -189,13 +190,38 @@ func (r *rabbitBench) fill(b *testing.B, exchange, key string, n int, headers fu
 	}
 }
 
-// clock is the start of a measurement: wall time and the process's CPU time.
+// clock is the start of a measurement: wall time, the process's CPU time and the
+// local broker's (its pid empty if the broker does not run on this machine).
 type clock struct {
-	wall time.Time
-	cpu  time.Duration
+	wall      time.Time
+	cpu       time.Duration
+	brokerPID string
+	broker    time.Duration
+	writes    int64 // -1 where /proc/self/io is missing
 }
 
-func startClock() clock { return clock{time.Now(), processCPU()} }
+// writeCalls returns the write system calls this process made so far (Linux's
+// /proc/self/io), or -1.
+func writeCalls() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "syscw: "); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+func startClock() clock {
+	c := clock{wall: time.Now(), cpu: processCPU(), brokerPID: brokerPID(), writes: writeCalls()}
+	c.broker = brokerCPU(c.brokerPID)
+	return c
+}
 
 // processCPU returns the CPU time (user and system) this process used so far.
 func processCPU() time.Duration {
@@ -206,11 +232,69 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// reportRate reports n messages since c as msg/s, and the client's CPU time per
-// message (cpu-ns/msg), which the broker's and the machine's noise do not move.
+// brokerCPU returns the CPU time (user and system) the local RabbitMQ (process
+// pid) used so far, or -1 if pid is empty or gone: with the broker on the same
+// cores, its CPU per message tells what a client's choices (headers, channels,
+// frames) cost the broker.
+func brokerCPU(pid string) time.Duration {
+	if pid == "" {
+		return -1
+	}
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return -1
+	}
+	// The fields after the command (which may hold spaces): the state is the
+	// first, utime the 12th and stime the 13th, in clock ticks of 1/100 s.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return -1
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+// brokerPID returns the pid of the local RabbitMQ (the beam.smp process), or ""
+// if there is none.
+func brokerPID() string {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return ""
+	}
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if comm, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "beam.smp" {
+			return e.Name()
+		}
+	}
+	return ""
+}
+
+// reportRate reports n messages since c as msg/s, the client's CPU time per
+// message (cpu-ns/msg), which the broker's and the machine's noise do not move,
+// its write system calls per message (writes/msg, on Linux) and, with a local
+// broker, the broker's CPU time per message (broker-cpu-ns/msg, which other
+// clients of the broker move).
 func reportRate(b *testing.B, n int, c clock) {
 	b.ReportMetric(float64(n)/time.Since(c.wall).Seconds(), "msg/s")
 	b.ReportMetric(float64(processCPU()-c.cpu)/float64(n), "cpu-ns/msg")
+	if end := writeCalls(); c.writes >= 0 && end >= 0 {
+		b.ReportMetric(float64(end-c.writes)/float64(n), "writes/msg")
+	}
+	if end := brokerCPU(c.brokerPID); c.broker >= 0 && end >= 0 {
+		b.ReportMetric(float64(end-c.broker)/float64(n), "broker-cpu-ns/msg")
+	}
 }
 
 // rampartSetup returns a Rampart transport and bus for r, with the subscription
@@ -290,10 +374,10 @@ func BenchmarkRabbitPublish(b *testing.B) {
 }
 
 // rawPublish publishes b.N messages with raw amqp091-go, confirms pipelined depth
-// deep on one channel; with envelope, each carries the headers of Rampart's
-// envelope (encoded beforehand), to tell the broker's cost of the headers from
-// Rampart's own.
-func rawPublish(b *testing.B, qt string, depth int, envelope bool) {
+// deep on one channel; withEnvelope, each carries Rampart's envelope as its
+// transport sends it (encoded beforehand), to tell the broker's cost of the
+// envelope from Rampart's own.
+func rawPublish(b *testing.B, qt string, depth int, withEnvelope bool) {
 	r := newRabbitBench(b, qt)
 	r.declareRaw(b)
 	ch, err := r.conn.Channel()
@@ -304,12 +388,12 @@ func rawPublish(b *testing.B, qt string, depth int, envelope bool) {
 	if err := ch.Confirm(false); err != nil {
 		b.Fatal(err)
 	}
-	var headers []amqp.Table
-	if envelope {
-		h := envelopeHeaders(b, r.typ)
-		headers = make([]amqp.Table, b.N)
-		for i := range headers {
-			headers[i] = h(i)
+	var msgs []amqp.Publishing
+	if withEnvelope {
+		env := envelope(b, r.typ)
+		msgs = make([]amqp.Publishing, b.N)
+		for i := range msgs {
+			msgs[i] = env(i)
 		}
 	}
 	pending := make([]*amqp.DeferredConfirmation, 0, depth)
@@ -324,8 +408,8 @@ func rawPublish(b *testing.B, qt string, depth int, envelope bool) {
 			pending = pending[1:]
 		}
 		p := amqp.Publishing{DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: strconv.Itoa(i), Body: benchEventBody}
-		if envelope {
-			p.Headers = headers[i]
+		if withEnvelope {
+			p = msgs[i]
 		}
 		dc, err := ch.PublishWithDeferredConfirm(r.exchange, r.typ, false, false, p)
 		if err != nil {
@@ -386,7 +470,7 @@ func BenchmarkRabbitConsume(b *testing.B) {
 		b.Run("queue="+qt+"/lib=amqp091-raw", func(b *testing.B) {
 			r := newRabbitBench(b, qt)
 			r.declareRaw(b)
-			r.fill(b, r.exchange, r.typ, b.N, envelopeHeaders(b, r.typ))
+			r.fill(b, r.exchange, r.typ, b.N, envelope(b, r.typ))
 			ch, err := r.conn.Channel()
 			if err != nil {
 				b.Fatal(err)
@@ -413,7 +497,7 @@ func BenchmarkRabbitConsume(b *testing.B) {
 		b.Run("queue="+qt+"/lib=rampart", func(b *testing.B) {
 			r := newRabbitBench(b, qt)
 			_, bb := rampartSetup(b, r, true)
-			r.fill(b, r.exchange, r.typ, b.N, envelopeHeaders(b, r.typ))
+			r.fill(b, r.exchange, r.typ, b.N, envelope(b, r.typ))
 			var handled atomic.Int64
 			done := make(chan struct{})
 			n := int64(b.N)
@@ -457,11 +541,11 @@ func BenchmarkRabbitConsume(b *testing.B) {
 func watermillConsume(b *testing.B, qt string, prefetch int) {
 	r := newRabbitBench(b, qt)
 	r.declareRaw(b)
-	env := envelopeHeaders(b, r.typ)
-	r.fill(b, "", r.queue, b.N, func(i int) amqp.Table {
-		h := env(i)
-		h["_watermill_message_uuid"] = watermill.NewUUID()
-		return h
+	env := envelope(b, r.typ)
+	r.fill(b, "", r.queue, b.N, func(i int) amqp.Publishing {
+		p := env(i)
+		p.Headers["_watermill_message_uuid"] = watermill.NewUUID()
+		return p
 	})
 	cfg := wamqp.NewDurableQueueConfig(r.url)
 	if prefetch > 0 {
@@ -488,9 +572,11 @@ func watermillConsume(b *testing.B, qt string, prefetch int) {
 	reportRate(b, b.N, start)
 }
 
-// envelopeHeaders returns the headers of Rampart's envelope for message i.
-func envelopeHeaders(b *testing.B, typ string) func(i int) amqp.Table {
-	return func(i int) amqp.Table {
+// envelope returns message i as Rampart's transport publishes it: the envelope
+// attributes that AMQP has a basic property for (ce-id, ce-type, content-type) in
+// the properties, the others in headers, persistent.
+func envelope(b *testing.B, typ string) func(i int) amqp.Publishing {
+	return func(i int) amqp.Publishing {
 		id, err := bus.NewID()
 		if err != nil {
 			b.Fatal(err)
@@ -499,11 +585,18 @@ func envelopeHeaders(b *testing.B, typ string) func(i int) amqp.Table {
 		if err != nil {
 			b.Fatal(err)
 		}
-		h := make(amqp.Table, len(m.Headers))
+		p := amqp.Publishing{Headers: make(amqp.Table, len(m.Headers)), DeliveryMode: amqp.Persistent, MessageId: m.ID, Type: m.Type,
+			AppId: "bench", Timestamp: time.Now(), Body: m.Body}
 		for k, v := range m.Headers {
-			h[k] = v
+			switch k {
+			case bus.HeaderID, bus.HeaderType:
+			case bus.HeaderContentType:
+				p.ContentType = v
+			default:
+				p.Headers[k] = v
+			}
 		}
-		return h
+		return p
 	}
 }
 

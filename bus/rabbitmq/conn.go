@@ -244,10 +244,11 @@ func (t *Transport) dial(ctx context.Context, role string) (*session, error) {
 				c.Close()
 				return nil, err
 			}
+			cc := newCoalescingConn(c)
 			mu.Lock()
-			nc = c
+			nc = cc
 			mu.Unlock()
-			return c, nil
+			return cc, nil
 		},
 	}
 	if t.opts.TLS != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -340,5 +341,113 @@ func TestMissingRetryAndDeadLetterQueues(t *testing.T) {
 	}
 	if dl := readDeadLetters(t, tr, "missing", 1); dl[0].ID != m.ID {
 		t.Errorf("dead letter = %s, want %s", dl[0].ID, m.ID)
+	}
+}
+
+// TestEnvelopeInProperties checks the wire form on the broker: the envelope
+// attributes that AMQP has a property for are in the properties, not in the
+// header table; the consumer gives the bus the headers it published.
+func TestEnvelopeInProperties(t *testing.T) {
+	tr := newTransport(t, "", testOptions(t))
+	typ := fmt.Sprintf("rt.%08x.v1", rand.Uint32())
+	c := subscribe(t, tr, bus.Subscription{Name: "props", EventTypes: []string{typ}, Prefetch: 1, RedeliveryDelays: []time.Duration{time.Second}})
+	if err := c.Close(); err != nil { // the message stays in the queue for basic.get
+		t.Fatal(err)
+	}
+	m := rawMessage(t, typ, map[string]string{bus.HeaderCorrelationID: "corr-1"})
+	publish(t, tr, m)
+	withChannel(t, func(ch *amqp.Channel) {
+		var d amqp.Delivery
+		eventually(t, 10*time.Second, "the message in the work queue", func() bool {
+			var ok bool
+			var err error
+			if d, ok, err = ch.Get(tr.Queues("props").Work, true); err != nil {
+				t.Fatalf("basic.get: %v", err)
+			}
+			return ok
+		})
+		if d.MessageId != m.ID || d.Type != typ || d.ContentType != "application/json" || d.CorrelationId != "corr-1" || d.AppId != "rampart-test" {
+			t.Errorf("properties message-id %q type %q content-type %q correlation-id %q app-id %q; want %q %q application/json corr-1 rampart-test",
+				d.MessageId, d.Type, d.ContentType, d.CorrelationId, d.AppId, m.ID, typ)
+		}
+		for _, k := range []string{bus.HeaderID, bus.HeaderType, bus.HeaderContentType, bus.HeaderCorrelationID} {
+			if _, ok := d.Headers[k]; ok {
+				t.Errorf("header table has %s, want it in its property only", k)
+			}
+		}
+		for _, k := range []string{bus.HeaderSpecVersion, bus.HeaderSource, bus.HeaderTime, bus.HeaderAttempt} {
+			if _, ok := d.Headers[k]; !ok {
+				t.Errorf("header table lacks %s", k)
+			}
+		}
+	})
+	c = subscribe(t, tr, bus.Subscription{Name: "props", EventTypes: []string{typ}, Prefetch: 1, RedeliveryDelays: []time.Duration{time.Second}})
+	m2 := rawMessage(t, typ, map[string]string{bus.HeaderCorrelationID: "corr-2", bus.HeaderSubject: "s-1"})
+	publish(t, tr, m2)
+	d := receive(t, c)
+	if got := d.Message(); got.ID != m2.ID || got.Type != typ || got.Key != "s-1" || !maps.Equal(got.Headers, m2.Headers) {
+		t.Errorf("received %s %s key %q headers %v\nwant %s %s key s-1 headers %v", got.ID, got.Type, got.Key, got.Headers, m2.ID, typ, m2.Headers)
+	}
+	if err := d.Ack(context.Background()); err != nil {
+		t.Errorf("Ack: %v", err)
+	}
+}
+
+// TestDeadLettersOfBothForms lists and replays dead letters published before the
+// envelope went into properties (every header in the table) beside new ones:
+// both read the same, and both replay with their headers.
+func TestDeadLettersOfBothForms(t *testing.T) {
+	tr := newTransport(t, "", testOptions(t))
+	typ := fmt.Sprintf("rt.%08x.v1", rand.Uint32())
+	c := subscribe(t, tr, bus.Subscription{Name: "forms", EventTypes: []string{typ}, Prefetch: 1, RedeliveryDelays: []time.Duration{time.Second}})
+	dlq := tr.Queues("forms").DeadLetter
+	dead := map[string]string{bus.HeaderDLQReason: string(bus.ReasonPermanent), bus.HeaderCorrelationID: "corr-old",
+		bus.HeaderDLQOrigin: "exchange=" + tr.Exchange() + " routing-key=" + typ + " queue=" + tr.Queues("forms").Work}
+	old := rawMessage(t, typ, dead)
+	withChannel(t, func(ch *amqp.Channel) {
+		h := amqp.Table{}
+		for k, v := range old.Headers {
+			h[k] = v
+		}
+		// As the transport published before: every header in the table, and
+		// message-id, type, content-type and app-id set too.
+		err := ch.PublishWithContext(context.Background(), "", dlq, true, false, amqp.Publishing{
+			Headers: h, ContentType: "application/json", DeliveryMode: amqp.Persistent, MessageId: old.ID, Type: typ,
+			AppId: "rampart-test", Timestamp: time.Now(), Body: old.Body,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	m := rawMessage(t, typ, map[string]string{bus.HeaderCorrelationID: "corr-new"})
+	publish(t, tr, m)
+	if err := receive(t, c).DeadLetter(context.Background(), bus.DeadLetter{Reason: bus.ReasonPermanent, Attempts: 1, Subscription: "forms"}); err != nil {
+		t.Fatal(err)
+	}
+	dls := readDeadLetters(t, tr, "forms", 2)
+	if dls[0].ID != old.ID || !maps.Equal(dls[0].Headers, old.Headers) {
+		t.Errorf("old-form dead letter read as %s %v\nwant %s %v", dls[0].ID, dls[0].Headers, old.ID, old.Headers)
+	}
+	if dls[1].ID != m.ID || dls[1].Headers[bus.HeaderCorrelationID] != "corr-new" || dls[1].Headers[bus.HeaderID] != m.ID ||
+		dls[1].Headers[bus.HeaderType] != typ || dls[1].Headers[bus.HeaderContentType] != "application/json" ||
+		dls[1].Headers[bus.HeaderDLQReason] != string(bus.ReasonPermanent) {
+		t.Errorf("new-form dead letter read as %s %v, want %s with its envelope and the dead-letter headers", dls[1].ID, dls[1].Headers, m.ID)
+	}
+	res, err := tr.ReplayDeadLetters(context.Background(), "forms", bus.ReplayOptions{})
+	if err != nil || len(res.Replayed) != 2 {
+		t.Fatalf("ReplayDeadLetters = %d replayed, %v; want 2", len(res.Replayed), err)
+	}
+	for _, want := range []bus.Message{old, m} {
+		d := receive(t, c)
+		got := d.Message()
+		wantHeaders := bus.ReplayMessage(want, time.Now()).Headers
+		delete(wantHeaders, bus.HeaderReplayedAt)
+		delete(got.Headers, bus.HeaderReplayedAt)
+		if got.ID != want.ID || !maps.Equal(got.Headers, wantHeaders) {
+			t.Errorf("replayed %s with %v\nwant %s with %v", got.ID, got.Headers, want.ID, wantHeaders)
+		}
+		if err := d.Ack(context.Background()); err != nil {
+			t.Errorf("Ack: %v", err)
+		}
 	}
 }

@@ -51,9 +51,17 @@
 // # Publishing
 //
 // [Transport.Publish] publishes each message to the events exchange with its
-// event type as routing key, persistent, with the mandatory flag, the event ID
-// as message-id, the event type as type, the content type, the service's name as
-// app-id, and the envelope as headers (a table of strings). It waits for the
+// event type as routing key, persistent, with the mandatory flag, the service's
+// name as app-id, and the envelope: its ID as message-id, its type as type, its
+// content type as content-type and its correlation ID as correlation-id (AMQP's
+// basic properties, which cost the client and the broker much less than header
+// table entries), the other envelope headers as headers (a table of strings).
+// The consumer turns the properties back into the envelope headers, so that the
+// bus reads exactly the headers it published; it reads messages with every
+// envelope header in the table (from earlier versions, or other publishers)
+// too, the table taking precedence. Consumers of earlier versions read the
+// envelope from the table only: while they run (a rolling upgrade), set
+// [Options].EnvelopeInTable to publish it there too. Publish waits for the
 // broker's confirm of that message only: publishers share a pool of
 // confirm-mode channels ([Options].PublisherChannels), with up to
 // [Options].MaxInFlight unconfirmed messages on each. A message no queue is bound
@@ -61,6 +69,12 @@
 // the broker blocks publishing (a memory or disk alarm, connection.blocked),
 // publishers wait until their context ends and then fail with a
 // [*BlockedError] that says why.
+//
+// amqp091-go flushes its socket after every message and every ack; the
+// transport coalesces these writes (a goroutine per connection sends whatever
+// accumulated in one system call), so that a busy connection sends many frames
+// per call, and the broker reads them in as few pieces. The frames are the same:
+// one basic.ack per settled delivery.
 //
 // # Consuming
 //

@@ -1,0 +1,185 @@
+package rabbitmq
+
+import (
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rampart-go/rampart/bus"
+)
+
+// delivered returns the delivery the broker makes of p: the same properties and
+// table.
+func delivered(p amqp.Publishing) amqp.Delivery {
+	return amqp.Delivery{
+		Headers: p.Headers, ContentType: p.ContentType, DeliveryMode: p.DeliveryMode, CorrelationId: p.CorrelationId,
+		MessageId: p.MessageId, Timestamp: p.Timestamp, Type: p.Type, AppId: p.AppId, Body: p.Body,
+		Exchange: "ex", RoutingKey: "rk",
+	}
+}
+
+func envelopeMessage(t *testing.T, e bus.Envelope) bus.Message {
+	t.Helper()
+	id, err := bus.NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ID, e.Source, e.Type, e.Time = id, "/tests", "tests.thing-happened.v1", time.Now()
+	m, err := bus.EncodeEnvelope(e, []byte(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestPropertiesRoundTrip publishes messages as the transport does and reads
+// them as its consumer does: the bus gets back exactly the message it published,
+// while the envelope attributes that AMQP has a property for travel in the
+// property, not in the header table.
+func TestPropertiesRoundTrip(t *testing.T) {
+	tr := &Transport{opts: Options{Name: "svc"}}
+	full := envelopeMessage(t, bus.Envelope{DataContentType: "application/json", CorrelationID: "corr-1", CausationID: "cause-1",
+		Subject: "customer-7", TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+	noID := bus.Message{ID: "id-1", Type: "tests.x.v1", Headers: map[string]string{"a": "b"}, Body: []byte("x")}
+	long := full.WithHeaders(map[string]string{
+		bus.HeaderCorrelationID: strings.Repeat("c", 256),
+		bus.HeaderContentType:   "application/" + strings.Repeat("x", 250),
+	})
+	mismatched := full.WithHeaders(map[string]string{bus.HeaderID: "another-id", bus.HeaderType: "another.type.v1"})
+	longID := bus.Message{ID: strings.Repeat("i", 300), Type: "tests.x.v1", Headers: map[string]string{bus.HeaderID: strings.Repeat("i", 300)}}
+	cases := []struct {
+		name                string
+		m                   bus.Message
+		props               map[string]string // property → value wanted
+		notInTable, inTable []string
+	}{
+		{"full envelope", full,
+			map[string]string{"message-id": full.ID, "type": full.Type, "content-type": "application/json", "correlation-id": "corr-1"},
+			[]string{bus.HeaderID, bus.HeaderType, bus.HeaderContentType, bus.HeaderCorrelationID, headerUnset},
+			[]string{bus.HeaderSpecVersion, bus.HeaderSource, bus.HeaderTime, bus.HeaderAttempt, bus.HeaderCausationID, bus.HeaderSubject, bus.HeaderTraceParent}},
+		{"no ID or type header", noID,
+			map[string]string{"message-id": "id-1", "type": "tests.x.v1"},
+			[]string{bus.HeaderID, bus.HeaderType}, []string{headerUnset, "a"}},
+		{"too long for a property", long,
+			map[string]string{"message-id": full.ID, "content-type": "", "correlation-id": ""},
+			[]string{bus.HeaderID}, []string{bus.HeaderCorrelationID, bus.HeaderContentType}},
+		{"headers that differ from the ID and type", mismatched,
+			map[string]string{"message-id": full.ID, "type": full.Type},
+			nil, []string{bus.HeaderID, bus.HeaderType}},
+		{"ID too long for message-id", longID,
+			map[string]string{"message-id": "", "type": "tests.x.v1"},
+			nil, []string{bus.HeaderID, headerUnset}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := tr.publishing(c.m, 0)
+			got := map[string]string{"message-id": p.MessageId, "type": p.Type, "content-type": p.ContentType, "correlation-id": p.CorrelationId}
+			for k, want := range c.props {
+				if got[k] != want {
+					t.Errorf("property %s = %q, want %q", k, got[k], want)
+				}
+			}
+			for _, k := range c.notInTable {
+				if _, ok := p.Headers[k]; ok {
+					t.Errorf("header table has %s = %v, want it carried by its property", k, p.Headers[k])
+				}
+			}
+			for _, k := range c.inTable {
+				if _, ok := p.Headers[k]; !ok {
+					t.Errorf("header table lacks %s", k)
+				}
+			}
+			if p.AppId != "svc" || p.DeliveryMode != amqp.Persistent {
+				t.Errorf("app-id, delivery mode = %q, %d; want svc, persistent", p.AppId, p.DeliveryMode)
+			}
+			d := delivered(p)
+			back, o := message(&d)
+			if back.ID != c.m.ID && !(len(c.m.ID) > maxShortstr && back.ID == c.m.Headers[bus.HeaderID]) {
+				t.Errorf("ID = %q, want %q", back.ID, c.m.ID)
+			}
+			if back.Type != c.m.Type || back.Key != c.m.Key || string(back.Body) != string(c.m.Body) {
+				t.Errorf("read back type %q key %q body %q, want %q %q %q", back.Type, back.Key, back.Body, c.m.Type, c.m.Key, c.m.Body)
+			}
+			if !maps.Equal(back.Headers, c.m.Headers) {
+				t.Errorf("headers read back = %v\nwant %v", back.Headers, c.m.Headers)
+			}
+			if o.exchange != "ex" || o.routingKey != "rk" {
+				t.Errorf("origin = %+v, want the delivery's exchange and routing key", o)
+			}
+		})
+	}
+}
+
+// TestMessageReadsTheOldForm reads messages published before the envelope went
+// into properties: every header in the table, message-id, type and content-type
+// set too. The bus sees the same headers as from the new form.
+func TestMessageReadsTheOldForm(t *testing.T) {
+	m := envelopeMessage(t, bus.Envelope{DataContentType: "application/json", CorrelationID: "corr-1"})
+	table := amqp.Table{}
+	for k, v := range m.Headers {
+		table[k] = v
+	}
+	d := amqp.Delivery{Headers: table, MessageId: m.ID, Type: m.Type, ContentType: "application/json", AppId: "svc", Body: m.Body}
+	got, _ := message(&d)
+	if !maps.Equal(got.Headers, m.Headers) || got.ID != m.ID || got.Type != m.Type {
+		t.Errorf("old form read as %s %s %v\nwant %s %s %v", got.ID, got.Type, got.Headers, m.ID, m.Type, m.Headers)
+	}
+	// The new form of the same message reads the same.
+	tr := &Transport{opts: Options{Name: "svc"}}
+	nd := delivered(tr.publishing(m, 0))
+	if len(nd.Headers) >= len(table) {
+		t.Errorf("new form has %d table entries, the old %d; want fewer", len(nd.Headers), len(table))
+	}
+	got2, _ := message(&nd)
+	if !maps.Equal(got2.Headers, got.Headers) {
+		t.Errorf("new form read as %v, old form as %v", got2.Headers, got.Headers)
+	}
+}
+
+// TestMessageFromForeignProperties reads a message of another publisher that
+// sets the properties and not the headers: the bus sees them as the envelope
+// headers they stand for; a header in the table takes precedence.
+func TestMessageFromForeignProperties(t *testing.T) {
+	d := amqp.Delivery{
+		Headers:   amqp.Table{bus.HeaderContentType: "text/plain", "x-death": []any{}},
+		MessageId: "m-1", Type: "orders.placed.v1", ContentType: "application/json", CorrelationId: "c-1",
+	}
+	got, _ := message(&d)
+	want := map[string]string{bus.HeaderID: "m-1", bus.HeaderType: "orders.placed.v1", bus.HeaderContentType: "text/plain", bus.HeaderCorrelationID: "c-1"}
+	if !maps.Equal(got.Headers, want) {
+		t.Errorf("headers = %v, want %v", got.Headers, want)
+	}
+	// A header of the wrong type is listed as invalid, not replaced by the property.
+	d = amqp.Delivery{Headers: amqp.Table{bus.HeaderID: amqp.Table{}}, MessageId: "m-1"}
+	got, _ = message(&d)
+	if _, ok := got.Headers[bus.HeaderID]; ok || !strings.HasPrefix(got.Headers[bus.HeaderInvalid], bus.HeaderID+":") {
+		t.Errorf("headers = %v, want ce-id listed in %s and not set", got.Headers, bus.HeaderInvalid)
+	}
+}
+
+// TestEnvelopeInTable publishes with Options.EnvelopeInTable: every header in
+// the table, as consumers of earlier versions read them, and the same message
+// read back.
+func TestEnvelopeInTable(t *testing.T) {
+	tr := &Transport{opts: Options{Name: "svc", EnvelopeInTable: true}}
+	m := envelopeMessage(t, bus.Envelope{DataContentType: "application/json", CorrelationID: "corr-1"})
+	p := tr.publishing(m, 0)
+	for k, v := range m.Headers {
+		if p.Headers[k] != v {
+			t.Errorf("table %s = %v, want %q", k, p.Headers[k], v)
+		}
+	}
+	if len(p.Headers) != len(m.Headers) {
+		t.Errorf("table = %v, want exactly the headers %v", p.Headers, m.Headers)
+	}
+	if p.MessageId != m.ID || p.Type != m.Type || p.ContentType != "application/json" || p.CorrelationId != "corr-1" {
+		t.Errorf("properties %q %q %q %q, want the envelope's", p.MessageId, p.Type, p.ContentType, p.CorrelationId)
+	}
+	d := delivered(p)
+	if got, _ := message(&d); !maps.Equal(got.Headers, m.Headers) {
+		t.Errorf("read back %v, want %v", got.Headers, m.Headers)
+	}
+}
