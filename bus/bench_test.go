@@ -54,3 +54,23 @@ func BenchmarkEncodeEnvelope(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeEnvelope measures reading and validating the envelope of a
+// published message.
+func BenchmarkDecodeEnvelope(b *testing.B) {
+	bs, err := bus.New(anyTransport, bus.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bs.Close()
+	m, err := bs.Encode(context.Background(), benchPublished{ID: "x"}, bus.WithSubject("s"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := bus.DecodeEnvelope(m, bus.DecodeOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

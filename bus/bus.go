@@ -251,8 +251,9 @@ wait:
 	return err
 }
 
-// settleCtx returns the context of a call to the transport or the inbox after
-// the handler returned.
-func (b *Bus) settleCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), b.settleTO)
+// settleCtx makes c, a zero lazyTimeout, the context of a call to the transport
+// or the inbox after the handler returned, and returns it; the caller stops it.
+// Its timer starts only if the call waits on it.
+func (b *Bus) settleCtx(c *lazyTimeout) *lazyTimeout {
+	return c.init(context.Background(), time.Now(), b.settleTO)
 }

@@ -348,6 +348,65 @@ func TestTimeoutFailsTheAttempt(t *testing.T) {
 	})
 }
 
+// A handler that never waits on its context still has the timeout: Err reports
+// the deadline once it has passed, which fails the attempt; and the context of a
+// handler that returned is cancelled, with its deadline and Meta as they were.
+func TestTimeoutOfAnUnwatchedContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, bus.Options{Subscriptions: map[string]bus.SubscriptionOptions{
+			"busy": {Timeout: 2 * time.Second, MaxAttempts: 1}}})
+		var mu sync.Mutex
+		var kept []context.Context
+		var deadlines []time.Duration
+		if err := bus.Handle(w.b, "busy", func(ctx context.Context, e OrderPlaced, m bus.Meta) error {
+			d, _ := ctx.Deadline()
+			mu.Lock()
+			kept, deadlines = append(kept, ctx), append(deadlines, time.Until(d))
+			mu.Unlock()
+			if e.Amount == 0 {
+				return nil // quick
+			}
+			time.Sleep(3 * time.Second) // busy past the timeout, never looking at ctx.Done
+			return ctx.Err()
+		}); err != nil {
+			t.Fatal(err)
+		}
+		w.start()
+		w.publish(OrderPlaced{OrderID: "quick"})
+		synctest.Wait()
+		w.publish(OrderPlaced{OrderID: "busy", Amount: 1})
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		st := w.settlements()
+		if len(st) != 2 || st[0].Action != bus.ActionAck {
+			t.Fatalf("settlements = %+v, want an ack, then a dead letter", st)
+		}
+		var te *resilience.TimeoutError
+		if st[1].Action != bus.ActionDeadLetter || !errors.As(st[1].Err, &te) || !errors.Is(st[1].Err, context.DeadlineExceeded) {
+			t.Errorf("settlement = %+v, want a dead letter with a *resilience.TimeoutError", st[1])
+		}
+		for i, ctx := range kept {
+			if deadlines[i] != 2*time.Second {
+				t.Errorf("handler %d: deadline in %v, want the 2s timeout", i, deadlines[i])
+			}
+			select {
+			case <-ctx.Done():
+			default:
+				t.Errorf("handler %d: context not done after the handler returned", i)
+			}
+			if ctx.Err() == nil {
+				t.Errorf("handler %d: Err() = nil after the handler returned", i)
+			}
+			if m, ok := bus.MetaFrom(ctx); !ok || m.Subscription != "busy" {
+				t.Errorf("handler %d: MetaFrom = %+v, %t; want the Meta of subscription busy", i, m, ok)
+			}
+		}
+		if err := kept[0].Err(); !errors.Is(err, context.Canceled) {
+			t.Errorf("quick handler's context: Err() = %v, want Canceled", err)
+		}
+	})
+}
+
 func TestInProgressIsRedeliveredWithoutCountingAnAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		inbox := newFakeInbox()

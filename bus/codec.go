@@ -115,6 +115,11 @@ func (e *CodecError) Unwrap() error { return e.Err }
 type codecs struct {
 	publish Codec
 	byType  map[string]Codec
+	// publishType is the publishing codec's content type, and publishTypeValid
+	// reports that it passes the decoder's checks, so that encoding need not check
+	// it for every event.
+	publishType      string
+	publishTypeValid bool
 }
 
 func newCodecs(list []Codec) (codecs, error) {
@@ -134,6 +139,9 @@ func newCodecs(list []Codec) (codecs, error) {
 			c.byType[mt] = codec
 		}
 	}
+	c.publishType = c.publish.ContentType()
+	c.publishTypeValid = optionalText(HeaderContentType, c.publishType, 256) == nil &&
+		(c.publishType == "" || checkMediaType(c.publishType) == nil)
 	return c, nil
 }
 

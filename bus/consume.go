@@ -34,6 +34,7 @@ type tracked struct {
 	d        Delivery
 	received time.Time
 	settled  atomic.Bool
+	settleTO lazyTimeout // the context of settling it, made here to save an allocation
 }
 
 func (t *tracked) claim() bool { return t.settled.CompareAndSwap(false, true) }
@@ -247,17 +248,38 @@ func (s *subscription) requeue(t *tracked) {
 	s.settle(t, &st, func(ctx context.Context) error { return t.d.Requeue(ctx) })
 }
 
-// job is one decoded delivery going through the middleware.
+// job is one decoded delivery going through the middleware, with what the
+// middleware makes for it, in one allocation.
 type job struct {
-	h     *handler
-	value any
-	meta  *Meta
+	h       *handler
+	value   any
+	meta    Meta
+	ctx     metaCtx     // the context carrying meta
+	timeout lazyTimeout // the handler's context, for timeoutStage
+	settle  lazyTimeout // the context of the inbox's Done or Release
 }
+
+// metaCtx is context.WithValue(Context, metaKey{}, meta), without an allocation
+// of its own. Contexts derived from it see the cancellation of Context as they
+// would through a context.WithValue.
+type metaCtx struct {
+	context.Context
+	meta *Meta
+}
+
+func (c *metaCtx) Value(key any) any {
+	if _, ok := key.(metaKey); ok {
+		return c.meta
+	}
+	return c.Context.Value(key)
+}
+
+func (c *metaCtx) String() string { return "bus.metaCtx" }
 
 // stage is one layer of the consumer middleware.
 type stage func(ctx context.Context, j *job) error
 
-func callHandler(ctx context.Context, j *job) error { return j.h.call(ctx, j.value, *j.meta) }
+func callHandler(ctx context.Context, j *job) error { return j.h.call(ctx, j.value, j.meta) }
 
 // Results of the inbox that are not failures.
 var (
@@ -289,9 +311,9 @@ func (s *subscription) process(ctx context.Context, t *tracked) {
 		}
 		return
 	}
-	meta := &Meta{Envelope: env, Subscription: s.name, Redelivered: t.d.Redelivered(), Headers: msg.Headers}
-	ctx = context.WithValue(ctx, metaKey{}, meta)
-	err = s.chain(ctx, &job{h: h, value: value, meta: meta})
+	j := &job{h: h, value: value, meta: Meta{Envelope: env, Subscription: s.name, Redelivered: t.d.Redelivered(), Headers: msg.Headers}}
+	j.ctx = metaCtx{Context: ctx, meta: &j.meta}
+	err = s.chain(&j.ctx, j)
 
 	st := Settlement{Subscription: s.name, EventType: env.Type, EventID: env.ID, Attempt: env.Attempt}
 	switch {
@@ -398,9 +420,9 @@ func (s *subscription) settle(t *tracked, st *Settlement, fn func(ctx context.Co
 	if !t.claim() {
 		return false
 	}
-	ctx, cancel := s.b.settleCtx()
+	ctx := s.b.settleCtx(&t.settleTO)
 	st.SettleErr = fn(ctx)
-	cancel()
+	ctx.stop()
 	if st.SettleErr != nil {
 		// The broker keeps the message (or gets it back with the connection) and
 		// delivers it again; the inbox absorbs a repeat of a handled one.

@@ -106,9 +106,50 @@ func EncodeEnvelope(e Envelope, body []byte) (Message, error) {
 	if e.Attempt == 0 {
 		e.Attempt = 1
 	}
-	ts := e.Time.UTC().Format(time.RFC3339Nano)
+	var buf [64]byte
+	return encodeEnvelope(&e, body, string(e.Time.UTC().AppendFormat(buf[:0], time.RFC3339Nano)), 0)
+}
+
+// trust names the attributes of an envelope that need no check because the bus
+// made them: Publish leaves out checks that cannot fail.
+type trust uint8
+
+const (
+	trustID            trust = 1 << iota // a UUID made by idSource
+	trustCorrelationID                   // the same
+	trustSourceType                      // the bus's source (checked by New) and a registered type name
+	trustContentType                     // the publishing codec's, checked by newCodecs
+	trustTrace                           // the result of Bus.traceContext
+)
+
+// encodeEnvelope is EncodeEnvelope for an envelope whose SpecVersion and Attempt
+// are set and whose time is ts as encoded, leaving out the checks of what t says
+// the bus made.
+func encodeEnvelope(e *Envelope, body []byte, ts string, t trust) (Message, error) {
 	attempt := strconv.Itoa(e.Attempt)
-	h := make(map[string]string, 13)
+	if e.Time.IsZero() {
+		return Message{}, &DecodeError{Field: HeaderTime, Reason: "is missing"}
+	}
+	if t&trustTrace == 0 {
+		if e.TraceParent != "" && !validTraceParent(e.TraceParent) {
+			return Message{}, &DecodeError{Field: HeaderTraceParent, Value: clip(e.TraceParent), Reason: "is not a W3C traceparent"}
+		}
+		if e.TraceState != "" && (e.TraceParent == "" || len(e.TraceState) > 512 || !printable(e.TraceState)) {
+			return Message{}, &DecodeError{Field: HeaderTraceState, Value: clip(e.TraceState), Reason: "needs a traceparent and printable text of at most 512 bytes"}
+		}
+	}
+	if err := validateEncoded(e, ts, attempt, t); err != nil {
+		return Message{}, err
+	}
+	// The map is made to size: with up to 8 headers, the usual case, it is one
+	// small allocation.
+	n := 6
+	for _, v := range [...]string{e.Subject, e.DataContentType, e.CorrelationID, e.CausationID, e.PartitionKey, e.TraceParent, e.TraceState} {
+		if v != "" {
+			n++
+		}
+	}
+	h := make(map[string]string, n)
 	h[HeaderSpecVersion] = e.SpecVersion
 	h[HeaderID] = e.ID
 	h[HeaderSource] = e.Source
@@ -122,46 +163,39 @@ func EncodeEnvelope(e Envelope, body []byte) (Message, error) {
 	setIf(h, HeaderPartitionKey, e.PartitionKey)
 	setIf(h, HeaderTraceParent, e.TraceParent)
 	setIf(h, HeaderTraceState, e.TraceState)
-	if e.Time.IsZero() {
-		return Message{}, &DecodeError{Field: HeaderTime, Reason: "is missing"}
-	}
-	if e.TraceParent != "" && !validTraceParent(e.TraceParent) {
-		return Message{}, &DecodeError{Field: HeaderTraceParent, Value: clip(e.TraceParent), Reason: "is not a W3C traceparent"}
-	}
-	if e.TraceState != "" && (e.TraceParent == "" || len(e.TraceState) > 512 || !printable(e.TraceState)) {
-		return Message{}, &DecodeError{Field: HeaderTraceState, Value: clip(e.TraceState), Reason: "needs a traceparent and printable text of at most 512 bytes"}
-	}
-	if err := validateEncoded(&e, ts, attempt); err != nil {
-		return Message{}, err
-	}
 	return Message{ID: e.ID, Type: e.Type, Key: e.OrderingKey(), Headers: h, Body: body}, nil
 }
 
 // validateEncoded applies DecodeEnvelope's rules, in its order, to the headers
 // EncodeEnvelope makes of e (ts and attempt being its time and attempt as
 // encoded), without building and decoding the message: so that what it encodes
-// decodes, and fails with the error the decoder would give.
-func validateEncoded(e *Envelope, ts, attempt string) error {
+// decodes, and fails with the error the decoder would give. It leaves out the
+// checks of what t says the bus made.
+func validateEncoded(e *Envelope, ts, attempt string, t trust) error {
 	if err := requiredText(HeaderSpecVersion, e.SpecVersion, 8); err != nil {
 		return err
 	}
 	if e.SpecVersion != SpecVersion {
 		return &DecodeError{Field: HeaderSpecVersion, Value: clip(e.SpecVersion), Reason: `is not "1.0"`}
 	}
-	if err := requiredText(HeaderID, e.ID, 36); err != nil {
-		return err
+	if t&trustID == 0 {
+		if err := requiredText(HeaderID, e.ID, 36); err != nil {
+			return err
+		}
+		if !validUUID(e.ID) {
+			return &DecodeError{Field: HeaderID, Value: clip(e.ID), Reason: "is not a canonical lower-case UUID"}
+		}
 	}
-	if !validUUID(e.ID) {
-		return &DecodeError{Field: HeaderID, Value: clip(e.ID), Reason: "is not a canonical lower-case UUID"}
-	}
-	if err := requiredText(HeaderSource, e.Source, maxTextLen); err != nil {
-		return err
-	}
-	if err := requiredText(HeaderType, e.Type, maxTypeLen); err != nil {
-		return err
-	}
-	if err := ValidateTypeName(e.Type); err != nil {
-		return &DecodeError{Field: HeaderType, Value: clip(e.Type), Reason: err.Error()}
+	if t&trustSourceType == 0 {
+		if err := requiredText(HeaderSource, e.Source, maxTextLen); err != nil {
+			return err
+		}
+		if err := requiredText(HeaderType, e.Type, maxTypeLen); err != nil {
+			return err
+		}
+		if err := ValidateTypeName(e.Type); err != nil {
+			return &DecodeError{Field: HeaderType, Value: clip(e.Type), Reason: err.Error()}
+		}
 	}
 	// A UTC time of year 1 to 9999 formats as an RFC 3339 time that parseTime
 	// accepts (the zero time was rejected before); any other goes the decoder's way.
@@ -176,16 +210,20 @@ func validateEncoded(e *Envelope, ts, attempt string) error {
 	if err := optionalText(HeaderSubject, e.Subject, maxTextLen); err != nil {
 		return err
 	}
-	if err := optionalText(HeaderContentType, e.DataContentType, 256); err != nil {
-		return err
-	}
-	if e.DataContentType != "" {
-		if perr := checkMediaType(e.DataContentType); perr != nil {
-			return &DecodeError{Field: HeaderContentType, Value: clip(e.DataContentType), Reason: "is not a media type", Err: perr}
+	if t&trustContentType == 0 {
+		if err := optionalText(HeaderContentType, e.DataContentType, 256); err != nil {
+			return err
+		}
+		if e.DataContentType != "" {
+			if perr := checkMediaType(e.DataContentType); perr != nil {
+				return &DecodeError{Field: HeaderContentType, Value: clip(e.DataContentType), Reason: "is not a media type", Err: perr}
+			}
 		}
 	}
-	if err := optionalText(HeaderCorrelationID, e.CorrelationID, maxIDLen); err != nil {
-		return err
+	if t&trustCorrelationID == 0 {
+		if err := optionalText(HeaderCorrelationID, e.CorrelationID, maxIDLen); err != nil {
+			return err
+		}
 	}
 	if err := optionalText(HeaderCausationID, e.CausationID, maxIDLen); err != nil {
 		return err
@@ -322,46 +360,89 @@ func DecodeEnvelope(m Message, opts DecodeOptions) (Envelope, error) {
 	return e, nil
 }
 
+// The errors of parseTime.
+var (
+	errNotRFC3339 = errors.New("is not an RFC 3339 time")
+	errZeroTime   = errors.New("is the zero time")
+)
+
 // parseTime parses an RFC 3339 time strictly: YYYY-MM-DDTHH:MM:SS, an optional
 // fraction, then Z or ±HH:MM (time.Parse alone accepts one-digit hours). The zero
-// time is rejected.
+// time is rejected. A UTC time ("Z"), which is what the bus writes, is read here;
+// one with an offset by time.Parse, for its time zone.
 func parseTime(s string) (time.Time, error) {
-	bad := errors.New("is not an RFC 3339 time")
 	const layout = "dddd-dd-ddTdd:dd:dd"
 	if len(s) < len(layout)+1 {
-		return time.Time{}, bad
+		return time.Time{}, errNotRFC3339
 	}
 	for i := 0; i < len(layout); i++ {
 		if c := s[i]; layout[i] == 'd' && (c < '0' || c > '9') || layout[i] != 'd' && c != layout[i] {
-			return time.Time{}, bad
+			return time.Time{}, errNotRFC3339
 		}
 	}
 	rest := s[len(layout):]
+	nsec := 0
 	if rest[0] == '.' {
 		i := 1
 		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			nsec = nsec*10 + int(rest[i]-'0')
 			i++
 		}
 		if i == 1 || i > 10 {
-			return time.Time{}, bad
+			return time.Time{}, errNotRFC3339
+		}
+		for range 10 - i {
+			nsec *= 10
 		}
 		rest = rest[i:]
 	}
 	switch {
 	case rest == "Z":
+		num := func(i, j int) int {
+			n := 0
+			for _, c := range []byte(s[i:j]) {
+				n = n*10 + int(c-'0')
+			}
+			return n
+		}
+		year, month, day := num(0, 4), num(5, 7), num(8, 10)
+		hour, min, sec := num(11, 13), num(14, 16), num(17, 19)
+		// The ranges time.Parse accepts: no 24:00, no leap second, no February 30.
+		if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || min > 59 || sec > 59 {
+			return time.Time{}, errNotRFC3339
+		}
+		t := time.Date(year, time.Month(month), day, hour, min, sec, nsec, time.UTC)
+		if t.IsZero() {
+			return time.Time{}, errZeroTime
+		}
+		return t, nil
 	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' &&
 		isDigit(rest[1]) && isDigit(rest[2]) && isDigit(rest[4]) && isDigit(rest[5]):
 	default:
-		return time.Time{}, bad
+		return time.Time{}, errNotRFC3339
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, bad
+		return time.Time{}, errNotRFC3339
 	}
 	if t.IsZero() {
-		return time.Time{}, errors.New("is the zero time")
+		return time.Time{}, errZeroTime
 	}
 	return t, nil
+}
+
+// daysIn returns the number of days of month in year (proleptic Gregorian).
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
@@ -407,7 +488,19 @@ func checkText(k, v string, max int) error {
 
 // printable reports whether s is valid UTF-8 without control characters.
 func printable(s string) bool {
-	for i := 0; i < len(s); {
+	i := 0
+	// Eight bytes at a time while they are printable ASCII: none has its top bit
+	// set, none is below 0x20, none is 0x7f.
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		del := w ^ 0x7f*ones
+		if (w|(w-0x20*ones)|(del-ones)&^del)&highs != 0 {
+			break // something else in these eight: byte by byte from here
+		}
+	}
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 || c == 0x7f {
@@ -444,28 +537,29 @@ func parseAttempt(s string) (int, bool) {
 // validUUID reports whether s is a UUID in canonical lower-case form
 // (8-4-4-4-12 hex digits) other than the nil UUID.
 func validUUID(s string) bool {
-	if len(s) != 36 {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
-	zero := true
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-			continue
-		}
-		if !isLowerHex(c) {
-			return false
-		}
-		if c != '0' {
-			zero = false
+	var bad, nonzero byte
+	for _, part := range [...]string{s[:8], s[9:13], s[14:18], s[19:23], s[24:]} {
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			bad |= notLowerHex[c]
+			nonzero |= c ^ '0'
 		}
 	}
-	return !zero
+	return bad == 0 && nonzero != 0
 }
+
+// notLowerHex is 1 for the bytes that are not lower-case hex digits.
+var notLowerHex = func() (t [256]byte) {
+	for c := range t {
+		if !isLowerHex(byte(c)) {
+			t[c] = 1
+		}
+	}
+	return t
+}()
 
 func isLowerHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
 

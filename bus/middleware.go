@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/rampart-go/rampart/idempotency"
 	"github.com/rampart-go/rampart/resilience"
@@ -59,8 +60,8 @@ func (s *subscription) inboxStage(next stage) stage {
 			if finished {
 				return
 			}
-			sctx, cancel := s.b.settleCtx()
-			defer cancel()
+			sctx := s.b.settleCtx(&j.settle)
+			defer sctx.stop()
 			if rerr := store.Release(sctx, key, token); rerr != nil {
 				// The claim expires with its lease; the redelivery waits for it.
 				s.b.log.Warn("bus: inbox release", "subscription", s.name, "id", key.MessageID, "err", rerr)
@@ -71,8 +72,8 @@ func (s *subscription) inboxStage(next stage) stage {
 			return err
 		}
 		finished = true
-		sctx, cancel := s.b.settleCtx()
-		defer cancel()
+		sctx := s.b.settleCtx(&j.settle)
+		defer sctx.stop()
 		if derr := store.Done(sctx, key, token); derr != nil {
 			// Handled: ack anyway. Without the mark a duplicate may run again once the
 			// claim's lease expires, which is at-least-once, not loss.
@@ -87,8 +88,8 @@ func (s *subscription) inboxStage(next stage) stage {
 func (s *subscription) timeoutStage(next stage) stage {
 	d := s.opts.Timeout
 	return func(ctx context.Context, j *job) error {
-		tctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+		tctx := j.timeout.init(ctx, time.Now(), d)
+		defer tctx.stop()
 		err := next(tctx, j)
 		if err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
 			te := &resilience.TimeoutError{Policy: "bus:" + s.name, Timeout: d}
@@ -108,6 +109,8 @@ func (s *subscription) retryStage(next stage) stage {
 		return next
 	}
 	return func(ctx context.Context, j *job) error {
-		return p.Run(ctx, func(ctx context.Context) error { return next(ctx, j) })
+		// resilience.Do rather than Pipeline.Run: one closure instead of two.
+		_, err := resilience.Do(ctx, p, func(ctx context.Context) (struct{}, error) { return struct{}{}, next(ctx, j) })
+		return err
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"strconv"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // PublishOption sets an attribute of one published event. Options are per call;
@@ -44,13 +42,12 @@ func WithPartitionKey(key string) PublishOption {
 	return func(c *publishConfig) { c.partitionKey = key }
 }
 
-// NewID returns a new event ID: a UUIDv7 in canonical form.
+// NewID returns a new event ID: a UUIDv7 in canonical form. IDs made by one
+// process increase in the order they were made.
 func NewID() (string, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return "", fmt.Errorf("bus: new event ID: %w", err)
-	}
-	return id.String(), nil
+	var b [36]byte
+	ids.next(b[:], time.Now())
+	return string(b[:]), nil
 }
 
 type correlationKey struct{}
@@ -85,19 +82,15 @@ func (b *Bus) Publish(ctx context.Context, event any, opts ...PublishOption) (er
 	if err != nil {
 		return err
 	}
+	st := newStamp(cfg.id)
 	if obs := b.opts.Observer; obs != nil {
-		if cfg.id == "" {
-			if cfg.id, err = NewID(); err != nil {
-				return err
-			}
-		}
 		var end func(error)
-		ctx, end = obs.ObservePublish(ctx, PublishInfo{System: b.system, EventType: typ, EventID: cfg.id})
+		ctx, end = obs.ObservePublish(ctx, PublishInfo{System: b.system, EventType: typ, EventID: st.id})
 		if end != nil {
 			defer func() { end(err) }()
 		}
 	}
-	msg, err := b.encode(ctx, event, typ, &cfg)
+	msg, err := b.encode(ctx, event, typ, &cfg, &st)
 	if err != nil {
 		return err
 	}
@@ -115,11 +108,19 @@ func (b *Bus) Encode(ctx context.Context, event any, opts ...PublishOption) (Mes
 	if err != nil {
 		return Message{}, err
 	}
-	return b.encode(ctx, event, typ, &cfg)
+	st := newStamp(cfg.id)
+	return b.encode(ctx, event, typ, &cfg, &st)
 }
 
 // newPublishConfig applies opts.
 func newPublishConfig(opts []PublishOption) publishConfig {
+	if len(opts) == 0 {
+		return publishConfig{} // without the heap copy that calling the options needs
+	}
+	return applyPublishOptions(opts)
+}
+
+func applyPublishOptions(opts []PublishOption) publishConfig {
 	var cfg publishConfig
 	for _, o := range opts {
 		if o != nil {
@@ -142,8 +143,34 @@ func (b *Bus) typeName(event any) (string, error) {
 	return b.reg.nameOrRegister(t)
 }
 
-// encode builds the message of event, whose type name is typ.
-func (b *Bus) encode(ctx context.Context, event any, typ string, cfg *publishConfig) (Message, error) {
+// stamp is the ID and time of an event being published, made together: one
+// reading of the clock, and one string for the ID and the time's text.
+type stamp struct {
+	now    time.Time
+	id, ts string
+	made   bool // the bus made the ID
+}
+
+// newStamp returns the stamp of an event published now, with a new ID unless id
+// is set.
+func newStamp(id string) stamp {
+	now := time.Now()
+	var buf [96]byte
+	n := 0
+	if id == "" {
+		ids.next(buf[:36], now)
+		n = 36
+	}
+	text := string(appendTime(buf[:n], now))
+	if n > 0 {
+		id = text[:n]
+	}
+	return stamp{now: now, id: id, ts: text[n:], made: n > 0}
+}
+
+// encode builds the message of event, whose type name is typ, with the ID and
+// time of st.
+func (b *Bus) encode(ctx context.Context, event any, typ string, cfg *publishConfig, st *stamp) (Message, error) {
 	body, err := b.codecs.publish.Marshal(event)
 	if err != nil {
 		return Message{}, fmt.Errorf("bus: publish %s: %w", typ, err)
@@ -152,22 +179,24 @@ func (b *Bus) encode(ctx context.Context, event any, typ string, cfg *publishCon
 		return Message{}, fmt.Errorf("bus: publish %s: %w", typ, &DecodeError{Field: "data",
 			Reason: "body of " + strconv.Itoa(len(body)) + " bytes is over the limit of " + strconv.Itoa(b.maxBody)})
 	}
+	trust := trustSourceType | trustTrace
+	if st.made {
+		trust |= trustID
+	}
 	e := Envelope{
 		SpecVersion:     SpecVersion,
-		ID:              cfg.id,
+		ID:              st.id,
 		Source:          b.source,
 		Type:            typ,
-		Time:            time.Now().UTC(),
+		Time:            st.now.UTC(),
 		Subject:         cfg.subject,
-		DataContentType: b.codecs.publish.ContentType(),
+		DataContentType: b.codecs.publishType,
 		CorrelationID:   cfg.correlationID,
 		PartitionKey:    cfg.partitionKey,
 		Attempt:         1,
 	}
-	if e.ID == "" {
-		if e.ID, err = NewID(); err != nil {
-			return Message{}, err
-		}
+	if b.codecs.publishTypeValid {
+		trust |= trustContentType
 	}
 	parent, inHandler := MetaFrom(ctx)
 	if inHandler {
@@ -184,11 +213,14 @@ func (b *Bus) encode(ctx context.Context, event any, typ string, cfg *publishCon
 				e.CorrelationID = id
 			} else {
 				e.CorrelationID = e.ID
+				if trust&trustID != 0 {
+					trust |= trustCorrelationID
+				}
 			}
 		}
 	}
 	e.TraceParent, e.TraceState = b.traceContext(ctx, parent.TraceParent, parent.TraceState)
-	msg, err := EncodeEnvelope(e, body)
+	msg, err := encodeEnvelope(&e, body, st.ts, trust)
 	if err != nil {
 		return Message{}, fmt.Errorf("bus: publish %s: %w", typ, err)
 	}

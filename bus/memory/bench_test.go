@@ -2,11 +2,11 @@ package memory_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/rampart-go/rampart/bus"
 	"github.com/rampart-go/rampart/bus/memory"
+	"github.com/rampart-go/rampart/idempotency"
 )
 
 type benchEvent struct {
@@ -15,14 +15,28 @@ type benchEvent struct {
 }
 
 // BenchmarkConsume measures publishing b.N events and handling them through a
-// typed handler (decode, middleware, ack) on the memory transport.
+// typed handler (decode, middleware, ack) on the memory transport, without
+// duplicate detection and with the memory inbox.
 func BenchmarkConsume(b *testing.B) {
-	for _, workers := range []int{1, 4} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		workers int
+		inbox   bool
+	}{
+		{"workers=1", 1, false},
+		{"workers=4", 4, false},
+		{"workers=1,inbox=memory", 1, true},
+		{"workers=4,inbox=memory", 4, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
 			tr := memory.New()
 			defer tr.Close()
-			bs, err := bus.New(tr, bus.Options{Subscriptions: map[string]bus.SubscriptionOptions{
-				"bench": {Workers: workers, Prefetch: 256}}})
+			opts := bus.Options{Subscriptions: map[string]bus.SubscriptionOptions{
+				"bench": {Workers: bc.workers, Prefetch: 256}}}
+			if bc.inbox {
+				opts.Inbox = idempotency.NewMemory(idempotency.MemoryOptions{})
+			}
+			bs, err := bus.New(tr, opts)
 			if err != nil {
 				b.Fatal(err)
 			}
