@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,18 +32,22 @@ import (
 //
 //   - publishing: raw nats.go synchronous (one PublishMsg at a time), raw
 //     nats.go asynchronous with 256 in flight (PublishMsgAsync,
-//     PublishAsyncMaxPending 256), the same with Rampart's envelope headers
-//     (+envelope), and Rampart's bus (envelope, JSON, each Publish waiting for
-//     its ack) from 256 concurrent publishers with MaxInFlight 256;
-//   - consuming a stream filled beforehand with the same messages (Rampart's
-//     envelope in headers): raw nats.go Consume with 256 messages pulled ahead
-//     and one ack per message; Rampart's bus through a typed handler (decode, an
-//     in-memory inbox, ack; 16 workers, prefetch 256).
+//     PublishAsyncMaxPending 256), the same with Rampart's envelope headers in
+//     full (+envelope) and in the transport's compact form (+compact), and
+//     Rampart's bus (envelope, JSON, each Publish waiting for its ack) from 256
+//     concurrent publishers with MaxInFlight 256;
+//   - consuming a stream filled beforehand through Rampart's transport with the
+//     same messages (Rampart's envelope in headers, as its publishers store
+//     it): raw nats.go Consume with 256 messages pulled ahead and one ack per
+//     message; Rampart's bus through a typed handler (decode, an in-memory
+//     inbox, ack; 16 workers, prefetch 256).
 //
 // lib=rampart-transport publishes messages with the envelope encoded beforehand
 // through the transport alone, from 256 publishers: the transport's share of
-// the bus's cost. One op is one message: ns/op is the time per message, and
-// msg/s the rate. BENCH_PUBS sets the number of Rampart publishers;
+// the bus's cost. One op is one message: ns/op is the time per message, msg/s
+// the rate, and cpu-ns/msg the CPU time of the whole process per message (with
+// the embedded server, the server's too), which the machine's other load
+// disturbs less than the rate. BENCH_PUBS sets the number of Rampart publishers;
 // BENCH_EMB_TCP=1 adds an embedded server reached over loopback TCP instead of
 // the in-process connection.
 
@@ -201,15 +206,12 @@ func jsBus(b *testing.B, r *jsRound, inbox bool) *bus.Bus {
 }
 
 // jsEnvelopeHeader returns a function that builds the NATS header of Rampart's
-// envelope, with a new event ID (also the Nats-Msg-Id) each time.
-func jsEnvelopeHeader(b *testing.B, typ string) func() nats.Header {
+// envelope, with a new event ID (also the Nats-Msg-Id) each time: every header
+// (the full form), or as the transport sends it by default (compact: without
+// ce-specversion, ce-id and ce-type, and with "Rampart-Compact: 1").
+func jsEnvelopeHeader(b *testing.B, typ string, compact bool) func() nats.Header {
 	b.Helper()
-	id, _ := bus.NewID()
-	m, err := bus.EncodeEnvelope(bus.Envelope{ID: id, Source: "/bench", Type: typ, Time: time.Now(),
-		DataContentType: "application/json", CorrelationID: id, Subject: "c-000123"}, jsEventBody)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := jsEnvelope(b, typ)
 	return func() nats.Header {
 		id, _ := bus.NewID()
 		h := make(nats.Header, len(m.Headers)+1)
@@ -219,34 +221,74 @@ func jsEnvelopeHeader(b *testing.B, typ string) func() nats.Header {
 		h[bus.HeaderID] = []string{id}
 		h[bus.HeaderCorrelationID] = []string{id}
 		h[natsjs.MsgIDHeader] = []string{id}
+		if compact {
+			delete(h, bus.HeaderSpecVersion)
+			delete(h, bus.HeaderID)
+			delete(h, bus.HeaderType)
+			h["Rampart-Compact"] = []string{"1"}
+		}
 		return h
 	}
 }
 
-// jsFill publishes n messages with Rampart's envelope to the round's subject,
-// asynchronously, 256 in flight.
+// jsFill publishes n messages with Rampart's envelope to the round's subject
+// through the transport, from 256 publishers: the stream then holds what
+// Rampart's publishers store (the transport's compact header form), and both
+// consumers, raw and Rampart's, read the same messages.
 func jsFill(b *testing.B, r *jsRound, n int) {
 	b.Helper()
-	js, err := natsjs.New(r.s.nc, natsjs.WithPublishAsyncMaxPending(jsInFlight))
-	if err != nil {
-		b.Fatal(err)
+	tmpl := jsEnvelope(b, r.typ)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(jsInFlight, n) {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				id, _ := bus.NewID()
+				m := tmpl.WithHeaders(map[string]string{bus.HeaderID: id, bus.HeaderCorrelationID: id})
+				m.ID = id
+				if err := r.s.tr.Publish(ctx, m); err != nil {
+					b.Errorf("fill: %v", err)
+					return
+				}
+			}
+		})
 	}
-	header := jsEnvelopeHeader(b, r.typ)
-	for range n {
-		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: r.subject, Header: header(), Data: jsEventBody},
-			natsjs.WithStallWait(time.Minute)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(time.Minute):
-		b.Fatalf("fill: %d publishes not acknowledged after a minute", js.PublishAsyncPending())
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
 	}
 }
 
-func jsReportRate(b *testing.B, n int, elapsed time.Duration) {
+// jsEnvelope returns a message with Rampart's envelope of type typ, for a
+// template: give each copy an ID of its own.
+func jsEnvelope(b *testing.B, typ string) bus.Message {
+	b.Helper()
+	id, _ := bus.NewID()
+	m, err := bus.EncodeEnvelope(bus.Envelope{ID: id, Source: "/bench", Type: typ, Time: time.Now(),
+		DataContentType: "application/json", CorrelationID: id, Subject: "c-000123"}, jsEventBody)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// jsReportRate reports the rate, and the CPU time of the whole process (client,
+// and the embedded server if any) per message since cpu0 (from jsCPU): it
+// depends less than the rate on what else runs on the machine.
+func jsReportRate(b *testing.B, n int, elapsed, cpu0 time.Duration) {
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "msg/s")
+	b.ReportMetric(float64((jsCPU(b)-cpu0).Nanoseconds())/float64(n), "cpu-ns/msg")
+}
+
+// jsCPU returns the CPU time (user and system) the process has used so far.
+func jsCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkJetStreamPublish(b *testing.B) {
@@ -260,34 +302,30 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), jsCPU(b)
 			for i := range b.N {
 				if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: r.subject, Data: jsEventBody},
 					natsjs.WithMsgID(fmt.Sprintf("%s-%d", r.sub, i))); err != nil {
 					b.Fatal(err)
 				}
 			}
-			jsReportRate(b, b.N, time.Since(start))
+			jsReportRate(b, b.N, time.Since(start), cpu0)
 		})
-		for _, envelope := range []bool{false, true} {
-			name := "nats-async"
-			if envelope {
-				name += "+envelope"
-			}
-			b.Run("server="+s.name+"/lib="+name, func(b *testing.B) {
+		for _, envelope := range []string{"", "+envelope", "+compact"} {
+			b.Run("server="+s.name+"/lib=nats-async"+envelope, func(b *testing.B) {
 				r := newJSRound(b, s)
 				js, err := natsjs.New(s.nc, natsjs.WithPublishAsyncMaxPending(jsInFlight))
 				if err != nil {
 					b.Fatal(err)
 				}
-				header := jsEnvelopeHeader(b, r.typ)
+				header := jsEnvelopeHeader(b, r.typ, envelope == "+compact")
 				b.ReportAllocs()
 				b.ResetTimer()
-				start := time.Now()
+				start, cpu0 := time.Now(), jsCPU(b)
 				for i := range b.N {
 					m := &nats.Msg{Subject: r.subject, Data: jsEventBody}
 					var opts []natsjs.PublishOpt
-					if envelope {
+					if envelope != "" {
 						m.Header = header()
 					} else {
 						opts = []natsjs.PublishOpt{natsjs.WithMsgID(fmt.Sprintf("%s-%d", r.sub, i))}
@@ -302,25 +340,20 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 				case <-time.After(time.Minute):
 					b.Fatalf("%d publishes not acknowledged after a minute", js.PublishAsyncPending())
 				}
-				jsReportRate(b, b.N, time.Since(start))
+				jsReportRate(b, b.N, time.Since(start), cpu0)
 			})
 		}
 		b.Run("server="+s.name+"/lib=rampart-transport", func(b *testing.B) {
 			// The transport alone: messages with Rampart's envelope, encoded
 			// beforehand but for a new ID each, from 256 concurrent publishers.
 			r := newJSRound(b, s)
-			id, _ := bus.NewID()
-			tmpl, err := bus.EncodeEnvelope(bus.Envelope{ID: id, Source: "/bench", Type: r.typ, Time: time.Now(),
-				DataContentType: "application/json", CorrelationID: id, Subject: "c-000123"}, jsEventBody)
-			if err != nil {
-				b.Fatal(err)
-			}
+			tmpl := jsEnvelope(b, r.typ)
 			ctx := context.Background()
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), jsCPU(b)
 			for range min(jsInFlight, b.N) {
 				wg.Go(func() {
 					for next.Add(1) <= int64(b.N) {
@@ -335,7 +368,7 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 				})
 			}
 			wg.Wait()
-			jsReportRate(b, b.N, time.Since(start))
+			jsReportRate(b, b.N, time.Since(start), cpu0)
 		})
 		b.Run("server="+s.name+"/lib=rampart", func(b *testing.B) {
 			r := newJSRound(b, s)
@@ -345,7 +378,7 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 			var wg sync.WaitGroup
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), jsCPU(b)
 			pubs := jsInFlight
 			if v, err := strconv.Atoi(os.Getenv("BENCH_PUBS")); err == nil {
 				pubs = v
@@ -365,7 +398,7 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 				})
 			}
 			wg.Wait()
-			jsReportRate(b, b.N, time.Since(start))
+			jsReportRate(b, b.N, time.Since(start), cpu0)
 		})
 	}
 }
@@ -390,7 +423,7 @@ func BenchmarkJetStreamConsume(b *testing.B) {
 			n := int64(b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), jsCPU(b)
 			cc, err := cons.Consume(func(m natsjs.Msg) {
 				if err := m.Ack(); err != nil {
 					b.Error(err)
@@ -408,7 +441,7 @@ func BenchmarkJetStreamConsume(b *testing.B) {
 			case <-time.After(2 * time.Minute):
 				b.Fatalf("%d of %d messages consumed after 2 minutes", handled.Load(), n)
 			}
-			jsReportRate(b, b.N, time.Since(start))
+			jsReportRate(b, b.N, time.Since(start), cpu0)
 		})
 		b.Run("server="+s.name+"/lib=rampart", func(b *testing.B) {
 			r := newJSRound(b, s)
@@ -427,7 +460,7 @@ func BenchmarkJetStreamConsume(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), jsCPU(b)
 			if err := bb.Start(context.Background()); err != nil {
 				b.Fatal(err)
 			}
@@ -436,7 +469,7 @@ func BenchmarkJetStreamConsume(b *testing.B) {
 			case <-time.After(2 * time.Minute):
 				b.Fatalf("%d of %d messages handled after 2 minutes", handled.Load(), n)
 			}
-			jsReportRate(b, b.N, time.Since(start))
+			jsReportRate(b, b.N, time.Since(start), cpu0)
 			b.StopTimer()
 		})
 	}

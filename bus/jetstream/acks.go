@@ -4,6 +4,18 @@ package jetstream
 // acking beyond it waits for room.
 const ackQueueSize = 4096
 
+// Test hooks, nil outside the tests that set them (before they create a
+// transport, and back to nil after closing it): they hold the race between Ack
+// and Close open so that a test can check its outcome.
+var (
+	// testHookAckClaimed runs in Ack once the delivery is claimed, before the
+	// ack is handed to the ack pump.
+	testHookAckClaimed func()
+	// testHookAckPumpStopped runs in the ack pump after its last look at the
+	// queue at Close, before it returns.
+	testHookAckPumpStopped func()
+)
+
 // ackPump publishes the acknowledgements (+ACK) of every consumer of the
 // transport. Workers hand them over instead of publishing themselves: nats.go
 // holds the connection's lock while it writes to the socket, and a dozen
@@ -22,6 +34,9 @@ func (t *Transport) ackPump() {
 				case reply := <-t.acks:
 					t.nc.Publish(reply, ackAck)
 				default:
+					if testHookAckPumpStopped != nil {
+						testHookAckPumpStopped()
+					}
 					return
 				}
 			}

@@ -3,12 +3,14 @@ package jetstream
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rampart-go/rampart/bus"
 )
@@ -179,14 +181,18 @@ const noteTimeout = 5 * time.Second
 
 // prepare reads d's metadata and, for a redelivery, applies its record.
 func (c *consumer) prepare(ctx context.Context, d *delivery) error {
-	md, err := d.m.Metadata()
-	if err != nil {
-		return err
+	seq, delivered, ok := ackInfo(d.m.Reply)
+	if !ok {
+		md, err := d.m.Metadata()
+		if err != nil {
+			return err
+		}
+		seq, delivered = md.Sequence.Stream, md.NumDelivered
 	}
-	d.seq, d.delivered = md.Sequence.Stream, md.NumDelivered
+	d.seq, d.delivered = seq, delivered
 	d.msg = c.t.toMessage(d.m.Subject, d.m.Header, d.m.Data)
-	d.redelivered = md.NumDelivered > 1
-	if md.NumDelivered > 1 {
+	d.redelivered = delivered > 1
+	if delivered > 1 {
 		nctx, cancel := context.WithTimeout(ctx, noteTimeout)
 		defer cancel()
 		n, err := c.t.readNote(nctx, c.sub.Name, d.seq)
@@ -196,20 +202,56 @@ func (c *consumer) prepare(ctx context.Context, d *delivery) error {
 		if n != nil {
 			d.note = n
 			d.msg = d.msg.WithHeaders(n.headers)
-			d.redelivered = md.NumDelivered > n.delivery
+			d.redelivered = delivered > n.delivery
 		}
 	}
 	return nil
 }
 
+// ackInfo reads the stream sequence and the delivery count from the reply
+// subject of a consumer's message, as nats.Msg.Metadata does but without
+// allocating: "$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer
+// seq>.<time>.<pending>", or with "<domain>.<account hash>." before the stream
+// and more tokens after the pending count (NATS 2.9 and later). ok is false
+// for any other subject, which Metadata then reports on.
+func ackInfo(reply string) (seq, delivered uint64, ok bool) {
+	rest, found := strings.CutPrefix(reply, "$JS.ACK.")
+	if !found {
+		return 0, 0, false
+	}
+	skip := 2 // stream, consumer
+	switch n := strings.Count(rest, ".") + 1; {
+	case n == 7:
+	case n >= 9:
+		skip = 4 // domain, account hash, stream, consumer
+	default:
+		return 0, 0, false
+	}
+	for range skip {
+		_, rest, _ = strings.Cut(rest, ".")
+	}
+	d, rest, _ := strings.Cut(rest, ".")
+	s, _, _ := strings.Cut(rest, ".")
+	delivered, err1 := strconv.ParseUint(d, 10, 64)
+	seq, err2 := strconv.ParseUint(s, 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return seq, delivered, true
+}
+
 // toMessage turns a stored NATS message into a bus message: the headers but
-// those of NATS ("Nats-Msg-Id"), the type from the subject. A header with
-// several values has no single text form and is listed in HeaderInvalid.
+// those of NATS ("Nats-Msg-Id") and the compact form's marker, with the
+// envelope headers the compact form leaves out put back (see compactHeader);
+// the type from the subject. A header with several values has no single text
+// form and is listed in HeaderInvalid.
 func (t *Transport) toMessage(subject string, h map[string][]string, body []byte) bus.Message {
-	headers := make(map[string]string, len(h))
+	typ, events := strings.CutPrefix(subject, t.names.eventsPrefix)
+	compact := events && len(h[compactHeader]) == 1 && h[compactHeader][0] == "1"
+	headers := make(map[string]string, len(h)+2)
 	var bad map[string]any
 	for k, v := range h {
-		if strings.HasPrefix(k, "Nats-") || len(v) == 0 {
+		if strings.HasPrefix(k, "Nats-") || len(v) == 0 || compact && k == compactHeader {
 			continue
 		}
 		if len(v) > 1 {
@@ -221,10 +263,17 @@ func (t *Transport) toMessage(subject string, h map[string][]string, body []byte
 		}
 		headers[k] = v[0]
 	}
+	if compact {
+		headers[bus.HeaderSpecVersion] = bus.SpecVersion
+		headers[bus.HeaderType] = typ
+		if id := h[natsjs.MsgIDHeader]; len(id) == 1 {
+			headers[bus.HeaderID] = id[0]
+		}
+	}
 	if bad != nil {
 		headers[bus.HeaderInvalid] = bus.InvalidHeaders(bad)
 	}
-	m := bus.Message{ID: headers[bus.HeaderID], Type: strings.TrimPrefix(subject, t.names.eventsPrefix), Headers: headers, Body: body}
+	m := bus.Message{ID: headers[bus.HeaderID], Type: typ, Headers: headers, Body: body}
 	if k := headers[bus.HeaderPartitionKey]; k != "" {
 		m.Key = k
 	} else {

@@ -59,6 +59,16 @@
 // one goroutine sends them, so that hundreds of concurrent publishers do not
 // contend for the connection.
 //
+// The envelope travels in headers, in a compact form: the CloudEvents headers
+// of the bus but ce-specversion ("1.0"), ce-id (the Nats-Msg-Id) and ce-type
+// (the end of the subject), and "Rampart-Compact: 1" to say so. A consumer
+// puts the three back, so that handlers see exactly the headers published;
+// messages in the full form (every header, no marker), as stored by earlier
+// versions of the transport, are read as they are. [Options.FullHeaders] sends
+// the full form, for consumers of earlier versions during an upgrade. Dead
+// letters are always stored in the full form: their subject does not carry
+// the type.
+//
 // # The life of a failing message
 //
 // A consumer pulls at most [bus.Subscription.Prefetch] messages at a time —
@@ -94,6 +104,11 @@
 // it again. The dead letters stay until someone removes them:
 // [Transport.DeadLetters] lists a subscription's, `nats stream view rampart_DLQ`
 // shows them all, and replaying one is publishing it again.
+//
+// When a redelivery cannot be scheduled (its record cannot be written) or a
+// dead letter cannot be published, the transport hands the message back with a
+// plain nak, so that it is delivered again at once, with the attempt it had,
+// instead of after AckWait.
 //
 // [Options.MaxDeliver] is the server's own limit on deliveries. The bus
 // decides when a message has failed often enough, so by default there is no

@@ -14,8 +14,9 @@ import (
 // (streams rampart_EVENTS, rampart_DLQ and rampart_REDELIVERY), one replica, a
 // two-minute duplicate window, keeps events until every subscription has handled
 // them and dead letters until someone removes them, lets 256 asynchronous
-// publishes wait for their acknowledgement at once, reconnects forever every
-// second, and logs nothing.
+// publishes wait for their acknowledgement at once, sends the envelope in the
+// compact header form (see FullHeaders), reconnects forever every second, and
+// logs nothing.
 type Options struct {
 	// Prefix names the streams and subjects of the transport: streams
 	// "<Prefix>_EVENTS", "<Prefix>_DLQ" and "<Prefix>_REDELIVERY", subjects
@@ -71,6 +72,13 @@ type Options struct {
 	// PingInterval is how often the client pings the server; two pings without
 	// an answer count as a lost connection. Zero means 10 seconds.
 	PingInterval time.Duration
+	// FullHeaders makes Publish send every envelope header as it is. By default
+	// a message goes out in a compact form, without the headers that repeat
+	// what the message carries anyway (ce-specversion, ce-id as Nats-Msg-Id,
+	// ce-type in the subject), which consumers put back on receipt; consumers
+	// built before the compact form existed cannot read it, so set FullHeaders
+	// while they still run. Either form is read by every consumer since.
+	FullHeaders bool
 	// NATSOptions are applied after the transport's own connection options:
 	// credentials, TLS, and the like. Options that replace the transport's
 	// handlers (disconnect, reconnect, error) take its logging and health

@@ -34,7 +34,7 @@ func (t *Transport) Publish(ctx context.Context, msgs ...bus.Message) error {
 		}
 	}
 	if len(msgs) == 1 {
-		r := newPubReq(t.eventMsg(msgs[0]))
+		r := newPubReq(t.publishMsg(msgs[0]))
 		err := t.enqueue(ctx, r)
 		if err == nil {
 			err = t.wait(ctx, r)
@@ -46,7 +46,7 @@ func (t *Transport) Publish(ctx context.Context, msgs ...bus.Message) error {
 	}
 	reqs := make([]*pubReq, len(msgs))
 	for i, m := range msgs {
-		reqs[i] = newPubReq(t.eventMsg(m))
+		reqs[i] = newPubReq(t.publishMsg(m))
 		if err := t.enqueue(ctx, reqs[i]); err != nil {
 			return fmt.Errorf("jetstream: publish %s %s: %w", m.Type, m.ID, err)
 		}
@@ -75,8 +75,47 @@ func newPubReq(m *nats.Msg) *pubReq {
 	return r
 }
 
-// eventMsg returns the NATS message that carries m on the events stream, with
-// its ID as Nats-Msg-Id.
+// compactHeader marks a message on the events stream sent in the compact form
+// (its value is "1"): without the three envelope headers that repeat what the
+// message carries anyway — ce-specversion, which is "1.0", ce-id, which is the
+// Nats-Msg-Id, and ce-type, which is the end of the subject: about a quarter of
+// the headers' bytes, which the client writes and parses and the server parses
+// and stores. On
+// receipt [Transport.toMessage] puts them back, so that the bus sees the
+// headers that were published; messages without the marker (the full form,
+// stored before the compact one existed, replayed or republished) are read as
+// they are.
+const compactHeader = "Rampart-Compact"
+
+// publishMsg returns the NATS message of Publish for m: the compact form if m's
+// envelope headers allow it (ce-id is m.ID, ce-type m.Type, ce-specversion
+// "1.0": always, for messages of the bus) and Options.FullHeaders is not set,
+// or else the full form of eventMsg.
+func (t *Transport) publishMsg(m bus.Message) *nats.Msg {
+	h := m.Headers
+	if t.opts.FullHeaders || m.ID == "" || h[bus.HeaderID] != m.ID || h[bus.HeaderType] != m.Type ||
+		h[bus.HeaderSpecVersion] != bus.SpecVersion {
+		return t.eventMsg(m)
+	}
+	// One backing array for every value: len(h) - 3 headers + 2.
+	nh := make(nats.Header, len(h))
+	vals := make([]string, 0, len(h)-1)
+	for k, v := range h {
+		switch k {
+		case bus.HeaderID, bus.HeaderType, bus.HeaderSpecVersion:
+			continue
+		}
+		vals = append(vals, v)
+		nh[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	vals = append(vals, m.ID, "1")
+	nh[natsjs.MsgIDHeader] = vals[len(vals)-2 : len(vals)-1 : len(vals)-1]
+	nh[compactHeader] = vals[len(vals)-1:]
+	return &nats.Msg{Subject: t.names.eventSubject(m.Type), Header: nh, Data: m.Body}
+}
+
+// eventMsg returns the NATS message that carries m on the events stream in the
+// full form (every header of m), with its ID as Nats-Msg-Id.
 func (t *Transport) eventMsg(m bus.Message) *nats.Msg {
 	h := natsHeader(m.Headers, 1)
 	if m.ID != "" {

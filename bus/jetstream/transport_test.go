@@ -421,3 +421,62 @@ func TestConnectErrorRedactsCredentials(t *testing.T) {
 		t.Errorf("error = %q, want the credentials redacted", err)
 	}
 }
+
+// TestHeaderForms publishes one message in the compact form (the default) and
+// one in the full form (Options.FullHeaders, and as stored before the compact
+// form existed): the compact one is stored without ce-specversion, ce-id and
+// ce-type, and both arrive with exactly the headers published.
+func TestHeaderForms(t *testing.T) {
+	for _, full := range []bool{false, true} {
+		t.Run(fmt.Sprintf("FullHeaders=%v", full), func(t *testing.T) {
+			opts := testOptions("")
+			opts.FullHeaders = full
+			tr := newEmbedded(t, t.TempDir(), opts)
+			c := subscribe(t, tr, bus.Subscription{Name: "forms", Prefetch: 4})
+			m := testMessage(t, 1).WithHeaders(map[string]string{bus.HeaderSubject: "customer-7", "x-extra": "kept"})
+			m.Key = "customer-7"
+			publish(t, tr, m)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s, err := tr.js.Stream(ctx, tr.names.events)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := s.GetMsg(ctx, 1)
+			if err != nil {
+				t.Fatalf("reading the stored message: %v", err)
+			}
+			if got := raw.Header.Get("Nats-Msg-Id"); got != m.ID {
+				t.Errorf("stored Nats-Msg-Id = %q, want %q", got, m.ID)
+			}
+			for _, k := range []string{bus.HeaderSpecVersion, bus.HeaderID, bus.HeaderType} {
+				if _, sent := raw.Header[k]; sent == full {
+					continue
+				}
+				t.Errorf("stored header %s present = %v, want %v (FullHeaders %v)", k, !full, full, full)
+			}
+			if _, marked := raw.Header[compactHeader]; marked == full {
+				t.Errorf("stored header %s present = %v, want %v (FullHeaders %v)", compactHeader, marked, !full, full)
+			}
+
+			// A message in the full form, as a transport without the compact form
+			// stored it (and as the full form of this one looks).
+			old := testMessage(t, 2)
+			if _, err := tr.js.PublishMsg(ctx, tr.eventMsg(old)); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []bus.Message{m, old} {
+				d := receive(t, c, 5*time.Second)
+				got := d.Message()
+				if fmt.Sprint(got.Headers) != fmt.Sprint(want.Headers) {
+					t.Errorf("headers of %s =\n%v\nwant\n%v", want.ID, got.Headers, want.Headers)
+				}
+				if got.ID != want.ID || got.Type != want.Type || got.Key != want.Key {
+					t.Errorf("message = {ID %s Type %s Key %s}, want {%s %s %s}", got.ID, got.Type, got.Key, want.ID, want.Type, want.Key)
+				}
+				settle(t, "Ack", d.Ack)
+			}
+		})
+	}
+}
