@@ -40,17 +40,21 @@ func newEmbedded(t testing.TB, dir string, opts Options) *Transport {
 
 // restartEmbedded stops tr's embedded server and starts it again on the same
 // data directory after downtime, in the background; the test waits for it at
-// cleanup.
+// cleanup. Restarts are serialised as [Transport.RestartServer] serialises them
+// (a second call waits until the first has started its server): two overlapping
+// restarts would each start a server and leave one running, unreachable.
 func restartEmbedded(t testing.TB, tr *Transport, downtime time.Duration) {
 	t.Helper()
 	e := tr.embedded
 	if e == nil {
 		t.Fatal("restartEmbedded: the transport has no embedded server")
 	}
+	e.restarting.Lock() // unlocked by the goroutine below, once the server runs
 	e.shutdown()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer e.restarting.Unlock()
 		time.Sleep(downtime) // the outage
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -59,6 +63,10 @@ func restartEmbedded(t testing.TB, tr *Transport, downtime time.Duration) {
 		}
 		if err := e.start(ctx); err != nil {
 			t.Errorf("restarting the embedded server: %v", err)
+			return
+		}
+		if tr.closed.Load() {
+			e.shutdown() // Close ran while the server started: do not leave it running
 		}
 	}()
 	t.Cleanup(func() {
