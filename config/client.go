@@ -121,7 +121,11 @@ type HeaderAuthConfig struct {
 }
 
 // OAuth2AuthConfig obtains tokens with the client credentials grant
-// ([auth.NewClientCredentials]).
+// ([auth.NewClientCredentials]). The token requests go through the client's
+// connections, with its TLS settings (a token endpoint whose CA is only in the
+// client's ca_file is trusted), but not through its pipeline: no retries, no
+// breaker. Each is bounded by the client's attempt_timeout (10s when that is
+// "off") and by the call that needs the token.
 type OAuth2AuthConfig struct {
 	TokenURL     string            `yaml:"token_url"`                  // required
 	ClientID     string            `yaml:"client_id"`                  // required
@@ -356,7 +360,7 @@ func (a *AuthConfig) validate(st *loadState, path string) {
 	}
 	// The constructors' own checks, on the secrets as they are now: a valid header
 	// name, an HMAC key long enough.
-	if _, _, err := a.credentials(context.Background(), true); err != nil {
+	if _, _, err := a.credentials(context.Background(), true, nil); err != nil {
 		st.surfaceAuth(path, a.Kind(), err)
 	}
 }
@@ -396,7 +400,9 @@ func (st *loadState) surfaceAuth(path, kind string, err error) {
 // AuthTransport. The credentials load their secrets whenever they use them
 // ([Secret.Source]), so that a rotated secret needs no restart; with loadNow,
 // the secrets are loaded now instead, for the constructors to check them.
-func (a AuthConfig) credentials(ctx context.Context, loadNow bool) (auth.Credentials, bool, error) {
+// tokens sends the OAuth2 token requests ([ClientConfig.tokenClient]); nil
+// means http.DefaultClient, for checks that send none.
+func (a AuthConfig) credentials(ctx context.Context, loadNow bool, tokens *http.Client) (auth.Credentials, bool, error) {
 	source := func(s Secret) (auth.SecretSource, error) {
 		if !loadNow {
 			return s.Source(), nil
@@ -430,6 +436,7 @@ func (a AuthConfig) credentials(ctx context.Context, loadNow bool) (auth.Credent
 			Scopes:         a.OAuth2.Scopes,
 			EndpointParams: params,
 			EarlyRefresh:   a.OAuth2.EarlyRefresh.D(),
+			HTTPClient:     tokens,
 		})
 		return c, true, err
 	case a.HMAC != nil:
@@ -483,9 +490,11 @@ type clientParts struct {
 }
 
 // newParts builds the client's rate limiter, budget, credentials and, with TLS, its
-// base transport.
-func (c ClientConfig) newParts() (clientParts, error) {
-	var p clientParts
+// base transport. base, when not nil, is the base transport to keep (a reloaded
+// client keeps its connections); the OAuth2 token requests go through the base
+// transport too, so that they have the client's TLS settings.
+func (c ClientConfig) newParts(base http.RoundTripper) (clientParts, error) {
+	p := clientParts{base: base}
 	var err error
 	if c.RateLimiter != nil {
 		if p.limiter, err = resilience.NewRateLimiter(c.RateLimiter.Options(c.name + "/rate-limiter")); err != nil {
@@ -497,24 +506,49 @@ func (c ClientConfig) newParts() (clientParts, error) {
 			return p, err
 		}
 	}
+	if c.TLS != nil && p.base == nil {
+		if p.base, err = c.TLS.baseTransport(); err != nil {
+			return p, err
+		}
+	}
 	if c.Auth != nil {
 		// Every secret must be readable now (a missing one fails the start, not the
 		// first call), and is read again whenever it is used.
-		if _, _, err := c.Auth.credentials(context.Background(), true); err != nil {
+		if _, _, err := c.Auth.credentials(context.Background(), true, nil); err != nil {
 			return p, err
 		}
-		creds, refresh, err := c.Auth.credentials(context.Background(), false)
+		creds, refresh, err := c.Auth.credentials(context.Background(), false, c.tokenClient(p.base))
 		if err != nil {
 			return p, err
 		}
 		p.creds, p.refresh = creds, refresh
 	}
-	if c.TLS != nil {
-		if p.base, err = c.TLS.baseTransport(); err != nil {
-			return p, err
-		}
-	}
 	return p, nil
+}
+
+// defaultTokenTimeout bounds an OAuth2 token request of a client whose
+// attempt_timeout is "off".
+const defaultTokenTimeout = 10 * time.Second
+
+// tokenTimeout returns the bound of one OAuth2 token request: the attempt
+// timeout, or defaultTokenTimeout when it is off.
+func (c ClientConfig) tokenTimeout() time.Duration {
+	if c.AttemptTimeout > 0 {
+		return c.AttemptTimeout.D()
+	}
+	return defaultTokenTimeout
+}
+
+// tokenClient returns the *http.Client of the OAuth2 token requests: over base
+// (the client's connections and TLS settings; nil means a new
+// [httpx.NewBaseTransport]), each request bounded by [ClientConfig.tokenTimeout]
+// besides the context of the call that needs the token. It does not go through
+// the client's pipeline: no retries, no breaker, no credentials.
+func (c ClientConfig) tokenClient(base http.RoundTripper) *http.Client {
+	if base == nil {
+		base = httpx.NewBaseTransport()
+	}
+	return &http.Client{Transport: base, Timeout: c.tokenTimeout()}
 }
 
 // baseTransport returns httpx's base transport with the client certificate.
@@ -580,14 +614,16 @@ func statuses(s []int) []int {
 }
 
 // HTTPXOptions returns the httpx.Options of the client, with a new rate limiter,
-// retry budget and credentials, and with TLS, a base transport of its own
-// (otherwise Base is nil: [httpx.NewClient] makes one). Logger, Observer and
-// PolicyObserver are left for the caller. It fails if a secret or a TLS file
+// retry budget and credentials, and with TLS, a base transport of its own, which
+// OAuth2 credentials send their token requests through too (otherwise Base is
+// nil: [httpx.NewClient] makes one, and OAuth2 credentials use a base transport
+// of their own). Logger, Observer and PolicyObserver are left for the caller.
+// It fails if a secret or a TLS file
 // cannot be read; the credentials read their secrets again whenever they use
 // them, so that a rotated secret (an environment variable, a file) needs no
 // restart.
 func (c ClientConfig) HTTPXOptions() (httpx.Options, error) {
-	p, err := c.newParts()
+	p, err := c.newParts(nil)
 	if err != nil {
 		return httpx.Options{}, fmt.Errorf("config: clients.%s: %w", c.name, err)
 	}

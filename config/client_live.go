@@ -34,12 +34,13 @@ type clientVersion struct {
 
 func newClient(name string, cfg ClientConfig, opts BuildOptions) (*Client, error) {
 	cfg.name = name
-	parts, err := cfg.newParts()
+	var base http.RoundTripper // with TLS, newParts makes it
+	if cfg.TLS == nil {
+		base = httpx.NewBaseTransport()
+	}
+	parts, err := cfg.newParts(base)
 	if err != nil {
 		return nil, fmt.Errorf("config: clients.%s: %w", name, err)
-	}
-	if parts.base == nil {
-		parts.base = httpx.NewBaseTransport()
 	}
 	c := &Client{name: name, base: parts.base}
 	v, err := c.version(cfg, parts, opts)
@@ -138,18 +139,18 @@ func (c *Client) plan(path string, next ClientConfig, opts BuildOptions) ([]step
 		return steps, nil
 	}
 	// Anything else: a new transport, keeping what did not change.
-	fresh, err := next.newParts()
+	fresh, err := next.newParts(parts.base) // the same connections
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
-	fresh.base = parts.base
 	if reflect.DeepEqual(cur.cfg.RateLimiter, next.RateLimiter) || cur.cfg.RateLimiter != nil && next.RateLimiter != nil {
 		fresh.limiter = parts.limiter
 	}
 	if reflect.DeepEqual(cur.cfg.Retry.Budget, next.Retry.Budget) {
 		fresh.budget = parts.budget
 	}
-	if reflect.DeepEqual(cur.cfg.Auth, next.Auth) {
+	// The credentials keep their token unless they or its requests' bound change.
+	if reflect.DeepEqual(cur.cfg.Auth, next.Auth) && cur.cfg.tokenTimeout() == next.tokenTimeout() {
 		fresh.creds, fresh.refresh = parts.creds, parts.refresh
 	}
 	v, err := c.version(next, fresh, opts)

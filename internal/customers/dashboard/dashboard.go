@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/rampart-go/rampart/bus"
 	"github.com/rampart-go/rampart/internal/customers/stats"
 	"github.com/rampart-go/rampart/internal/customers/store"
+	"github.com/rampart-go/rampart/outbox"
 	"github.com/rampart-go/rampart/resilience"
 )
 
@@ -30,6 +32,13 @@ type Backlog interface {
 	OutboxBacklog(ctx context.Context, table string) (store.OutboxBacklog, error)
 }
 
+// ParkedRows counts and replays the rows the outbox relay parked: a
+// *store.Store.
+type ParkedRows interface {
+	ParkedByReason(ctx context.Context, table string) (map[string]int, error)
+	ReplayParked(ctx context.Context, table string, f outbox.ParkedFilter) (int, error)
+}
+
 // Config configures a [Dashboard]. Recorder is required; the rest may be left
 // zero.
 type Config struct {
@@ -39,6 +48,9 @@ type Config struct {
 	Breakers BreakerSource
 	// Backlog reads the outbox backlog of OutboxTable; nil shows none.
 	Backlog Backlog
+	// Parked counts the parked rows of OutboxTable by reason and replays them;
+	// nil shows their number only (from Backlog) and offers no replay.
+	Parked ParkedRows
 	// OutboxTable is the outbox's table; "" means "rampart_outbox".
 	OutboxTable string
 	// Transport is the bus's transport: the dead-letter queues are listed when it
@@ -48,8 +60,8 @@ type Config struct {
 	// EventTypes maps each subscription to the event type it consumes, to show
 	// its publications next to its deliveries.
 	EventTypes map[string]string
-	// Authenticate wraps the replay endpoint; nil leaves it open (for tests only:
-	// a replay is a write).
+	// Authenticate wraps the replay endpoints; nil leaves them open (for tests
+	// only: a replay is a write).
 	Authenticate func(http.Handler) http.Handler
 	// Interval is the time between two samples of the history; <= 0 means 2s.
 	Interval time.Duration
@@ -161,6 +173,11 @@ func (d *Dashboard) routes() {
 		replay = d.cfg.Authenticate(replay)
 	}
 	d.mux.Handle("POST /dashboard/api/deadletters/{subscription}/replay", replay)
+	var replayParked http.Handler = http.HandlerFunc(d.serveReplayParked)
+	if d.cfg.Authenticate != nil {
+		replayParked = d.cfg.Authenticate(replayParked)
+	}
+	d.mux.Handle("POST /dashboard/api/outbox/parked/replay", replayParked)
 }
 
 func (d *Dashboard) serveState(w http.ResponseWriter, r *http.Request) {
@@ -198,6 +215,37 @@ func (d *Dashboard) serveReplay(w http.ResponseWriter, r *http.Request) {
 	}
 	d.log.Info("dashboard: dead letters replayed", "subscription", sub, "replayed", out.Replayed)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// ParkedReplayResult is what the parked rows' replay endpoint answers.
+type ParkedReplayResult struct {
+	Reason   string `json:"reason,omitempty"` // the reason replayed, "" for all
+	Type     string `json:"type,omitempty"`   // the event type replayed, "" for all
+	Replayed int    `json:"replayed"`
+}
+
+// serveReplayParked puts the parked outbox rows back in the outbox, those of
+// the query's reason and type when given.
+func (d *Dashboard) serveReplayParked(w http.ResponseWriter, r *http.Request) {
+	if d.cfg.Parked == nil {
+		writeJSON(w, http.StatusNotImplemented, errorBody{"replaying parked outbox rows is not configured"})
+		return
+	}
+	f := outbox.ParkedFilter{Type: r.URL.Query().Get("type"), Reason: outbox.ParkReason(r.URL.Query().Get("reason"))}
+	switch f.Reason {
+	case "", outbox.ParkUnroutable, outbox.ParkMaxAttempts:
+	default:
+		writeJSON(w, http.StatusBadRequest, errorBody{fmt.Sprintf("reason %q is not %q or %q", f.Reason, outbox.ParkUnroutable, outbox.ParkMaxAttempts)})
+		return
+	}
+	n, err := d.cfg.Parked.ReplayParked(r.Context(), d.cfg.OutboxTable, f)
+	if err != nil {
+		d.log.Warn("dashboard: replaying parked outbox rows failed", "reason", f.Reason, "type", f.Type, "err", err)
+		writeJSON(w, http.StatusInternalServerError, errorBody{err.Error()})
+		return
+	}
+	d.log.Info("dashboard: parked outbox rows replayed", "reason", f.Reason, "type", f.Type, "replayed", n)
+	writeJSON(w, http.StatusOK, ParkedReplayResult{Reason: string(f.Reason), Type: f.Type, Replayed: n})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -13,6 +13,7 @@ type Point struct {
 	Subscriptions map[string]SubscriptionPoint `json:"subscriptions"`
 	Published     float64                      `json:"published"` // events per second, all types
 	OutboxUnsent  int                          `json:"outbox_unsent"`
+	OutboxParked  int                          `json:"outbox_parked"`
 }
 
 // DependencyPoint is a dependency's rates of one interval, in attempts per
@@ -84,7 +85,7 @@ func (h *history) points() []Point {
 // rates returns the point of the interval from a to b.
 func rates(a, b snapshot, eventTypes map[string]string) Point {
 	p := Point{At: b.at, Dependencies: map[string]DependencyPoint{}, Subscriptions: map[string]SubscriptionPoint{},
-		OutboxUnsent: b.outbox.Unsent}
+		OutboxUnsent: b.outbox.Unsent, OutboxParked: b.outbox.Parked}
 	secs := b.at.Sub(a.at).Seconds()
 	per := func(now, before uint64) float64 {
 		if secs <= 0 || now < before {

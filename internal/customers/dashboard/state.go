@@ -24,9 +24,26 @@ type State struct {
 	PublishErrors uint64              `json:"publish_errors"`
 	Outbox        store.OutboxBacklog `json:"outbox"`
 	OutboxError   string              `json:"outbox_error,omitempty"`
+	// Parked says what the outbox relay parked: the rows parked now by reason,
+	// the parks since the start, and whether they can be replayed.
+	Parked Parked `json:"parked"`
 	// DeadLetters says what the transport can do with its dead-letter queues.
 	DeadLetters DeadLetterSupport `json:"dead_letters"`
 	History     []Point           `json:"history"` // oldest first
+}
+
+// Parked is what the outbox relay parked (stopped trying to publish).
+// State.Outbox.Parked is the number of rows parked now.
+type Parked struct {
+	// ByReason counts the rows parked now by reason ("unroutable",
+	// "max-attempts"); empty when none is parked or Config.Parked is nil.
+	ByReason map[string]int `json:"by_reason"`
+	Error    string         `json:"error,omitempty"` // reading ByReason failed
+	// SinceStart counts the parks since the start, by reason (a row parked
+	// again after a replay counts again).
+	SinceStart map[string]uint64 `json:"since_start"`
+	// Replayable: POST /dashboard/api/outbox/parked/replay puts them back.
+	Replayable bool `json:"replayable"`
 }
 
 // DeadLetterSupport says whether the transport lists and replays dead letters.
@@ -140,6 +157,7 @@ func (d *Dashboard) state(ctx context.Context, s snapshot) State {
 	if s.outErr != nil {
 		st.OutboxError = s.outErr.Error()
 	}
+	st.Parked = d.parked(ctx, s)
 	states := worst(s.breakers)
 	for _, name := range sortedKeys(s.counters.Dependencies) {
 		dep := Dependency{Name: name, State: states[name], Breakers: []Breaker{}, Totals: s.counters.Dependencies[name]}
@@ -159,6 +177,25 @@ func (d *Dashboard) state(ctx context.Context, s snapshot) State {
 	}
 	st.History = d.history.points()
 	return st
+}
+
+// parked describes the parked rows of s, counting them by reason when some are
+// parked.
+func (d *Dashboard) parked(ctx context.Context, s snapshot) Parked {
+	p := Parked{ByReason: map[string]int{}, SinceStart: s.counters.Parked, Replayable: d.cfg.Parked != nil}
+	if p.SinceStart == nil {
+		p.SinceStart = map[string]uint64{}
+	}
+	if d.cfg.Parked == nil || s.outbox.Parked == 0 {
+		return p
+	}
+	byReason, err := d.cfg.Parked.ParkedByReason(ctx, d.cfg.OutboxTable)
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	p.ByReason = byReason
+	return p
 }
 
 // deadLetters counts a subscription's dead letters by reason.

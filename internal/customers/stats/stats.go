@@ -2,6 +2,7 @@ package stats
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rampart-go/rampart/bus"
 	"github.com/rampart-go/rampart/httpx"
+	"github.com/rampart-go/rampart/outbox"
 )
 
 // LatencyWindow is how many of the latest attempts of a dependency its
@@ -25,11 +27,13 @@ type Recorder struct {
 	subs      map[string]*SubscriptionStats
 	published map[string]uint64
 	pubErrors uint64
+	parked    map[string]uint64
 }
 
 // New returns an empty Recorder.
 func New() *Recorder {
-	return &Recorder{start: time.Now(), deps: map[string]*dependency{}, subs: map[string]*SubscriptionStats{}, published: map[string]uint64{}}
+	return &Recorder{start: time.Now(), deps: map[string]*dependency{}, subs: map[string]*SubscriptionStats{},
+		published: map[string]uint64{}, parked: map[string]uint64{}}
 }
 
 // dependency is the state of one dependency's counters.
@@ -80,6 +84,10 @@ type Snapshot struct {
 	Published map[string]uint64 `json:"published"`
 	// PublishErrors counts the relay's failed publish calls.
 	PublishErrors uint64 `json:"publish_errors"`
+	// Parked counts the rows the relay parked (stopped trying to publish), by
+	// reason (outbox.ParkReason: "unroutable", "max-attempts"). A row parked
+	// again after a replay counts again.
+	Parked map[string]uint64 `json:"parked"`
 }
 
 // Snapshot returns a copy of the counters.
@@ -87,7 +95,8 @@ func (r *Recorder) Snapshot() Snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := Snapshot{Since: r.start, At: time.Now(), Dependencies: map[string]DependencyStats{},
-		Subscriptions: map[string]SubscriptionStats{}, Published: map[string]uint64{}, PublishErrors: r.pubErrors}
+		Subscriptions: map[string]SubscriptionStats{}, Published: map[string]uint64{}, PublishErrors: r.pubErrors,
+		Parked: maps.Clone(r.parked)}
 	for name, d := range r.deps {
 		ds := d.DependencyStats
 		ds.ByStatus = make(map[int]uint64, len(d.ByStatus))
@@ -265,4 +274,12 @@ func (p publisher) Publish(ctx context.Context, msgs ...bus.Message) error {
 		p.r.published[m.Type]++
 	}
 	return nil
+}
+
+// OnPark counts a row the outbox relay parked: set it as (or call it from) the
+// relay's RelayOptions.OnPark.
+func (r *Recorder) OnPark(p outbox.Parked) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.parked[string(p.Reason)]++
 }

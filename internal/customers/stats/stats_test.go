@@ -10,6 +10,7 @@ import (
 	"github.com/rampart-go/rampart/bus"
 	"github.com/rampart-go/rampart/httpx"
 	"github.com/rampart-go/rampart/internal/customers/stats"
+	"github.com/rampart-go/rampart/outbox"
 )
 
 type countingObserver struct{ n int }
@@ -76,3 +77,21 @@ func TestOnSettleAndPublisher(t *testing.T) {
 type publishFunc func(msgs ...bus.Message) error
 
 func (f publishFunc) Publish(_ context.Context, msgs ...bus.Message) error { return f(msgs...) }
+
+func TestOnPark(t *testing.T) {
+	r := stats.New()
+	if got := r.Snapshot().Parked; got == nil || len(got) != 0 {
+		t.Errorf("Parked before any park = %v; want an empty map", got)
+	}
+	for _, reason := range []outbox.ParkReason{outbox.ParkUnroutable, outbox.ParkUnroutable, outbox.ParkMaxAttempts} {
+		r.OnPark(outbox.Parked{ID: "e", Type: "a.v1", Reason: reason, Attempts: 1, Err: bus.ErrUnroutable})
+	}
+	snap := r.Snapshot()
+	if snap.Parked["unroutable"] != 2 || snap.Parked["max-attempts"] != 1 || len(snap.Parked) != 2 {
+		t.Errorf("Parked = %v; want unroutable 2, max-attempts 1", snap.Parked)
+	}
+	snap.Parked["unroutable"] = 100 // a copy
+	if got := r.Snapshot().Parked["unroutable"]; got != 2 {
+		t.Errorf("Parked[unroutable] after changing a snapshot = %d; want 2", got)
+	}
+}

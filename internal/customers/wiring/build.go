@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/rampart-go/rampart/bus"
@@ -49,7 +50,27 @@ func (s *Server) startTelemetry(cfg config.TelemetryConfig) (*telemetry.Telemetr
 		return nil, nil, err
 	}
 	s.onClose("telemetry", func(context.Context) error { return tel.Close() })
+	if s.parkedRows, err = prom.MeterProvider().Meter(meterName).Int64Counter(MetricOutboxParked, metric.WithUnit("{row}"),
+		metric.WithDescription("Outbox rows the relay parked (stopped trying to publish), by reason: unroutable, max-attempts.")); err != nil {
+		return nil, nil, fmt.Errorf("customers: metric %s: %w", MetricOutboxParked, err)
+	}
 	return tel, prom, nil
+}
+
+// meterName is the instrumentation scope of the service's own metrics.
+const meterName = "github.com/rampart-go/rampart/internal/customers"
+
+// MetricOutboxParked counts the outbox rows the relay parked, with the
+// attribute outbox.park_reason (Prometheus: outbox_parked_total).
+const MetricOutboxParked = "outbox.parked"
+
+// onPark reports a row the outbox relay parked: counted in the stats (the
+// dashboard) and the metrics. The relay has logged it (component=outbox).
+func (s *Server) onPark(p outbox.Parked) {
+	s.recorder.OnPark(p)
+	if s.parkedRows != nil {
+		s.parkedRows.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outbox.park_reason", string(p.Reason))))
+	}
 }
 
 // serviceResource describes the service to the metrics.
@@ -160,7 +181,8 @@ func (s *Server) startBus(ctx context.Context, cfg config.BusConfig, tel *teleme
 		return err
 	})
 
-	relay, err := outbox.NewRelay(s.store.DB(), s.recorder.Publisher(tr), outbox.RelayOptions{Logger: s.log.With("component", "outbox")})
+	relay, err := outbox.NewRelay(s.store.DB(), s.recorder.Publisher(tr), outbox.RelayOptions{Logger: s.log.With("component", "outbox"),
+		OnPark: s.onPark})
 	if err != nil {
 		return nil, nil, err
 	}

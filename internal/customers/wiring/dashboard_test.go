@@ -44,9 +44,9 @@ func dashState(t *testing.T, s *service) response {
 	return s.call("GET", "/dashboard/api/state", nil, false).want(t, "GET /dashboard/api/state", http.StatusOK)
 }
 
-// TestDashboard: on embedded defaults (JetStream, which lists its dead letters
-// but cannot replay them) the page is served and its state counts the calls,
-// the breakers, the settlements and the dead letters.
+// TestDashboard: on embedded defaults (JetStream, which lists and replays its
+// dead letters) the page is served and its state counts the calls, the
+// breakers, the settlements, the dead letters and the parked outbox rows.
 func TestDashboard(t *testing.T) {
 	s := start(t, wiring.Settings{Simulators: testSimulators()})
 	traffic(t, s, 2)
@@ -110,6 +110,12 @@ func TestDashboard(t *testing.T) {
 		}
 		if _, ok := r.body["outbox"].(map[string]any)["unsent"]; !ok {
 			t.Errorf("state lacks the outbox backlog: %s", r.raw)
+		}
+		if n, ok := r.body["outbox"].(map[string]any)["parked"].(float64); !ok || n != 0 {
+			t.Errorf("state outbox = %v; want 0 parked (every event type has a subscription)", r.body["outbox"])
+		}
+		if p, _ := r.body["parked"].(map[string]any); p == nil || p["replayable"] != true {
+			t.Errorf("state parked = %v; want replayable", r.body["parked"])
 		}
 	})
 
@@ -195,7 +201,8 @@ func TestDashboardInChromium(t *testing.T) {
 
 	dom := string(run("--dump-dom"))
 	for _, want := range []string{`data-dependency="payments"`, `data-dependency="inventory"`, `data-dependency="email"`,
-		`class="badge closed">closed`, `data-subscription="reserve-inventory"`, "permanent-error: ", "replay not supported by this transport", "<svg"} {
+		`class="badge closed">closed`, `data-subscription="reserve-inventory"`, "permanent-error: ", "replay sends them back to their subscription", "<svg",
+		`id="parkedkpi"`, `data-replay-parked="1"`} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the DOM after the script ran lacks %q", want)
 		}

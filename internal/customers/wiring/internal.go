@@ -120,7 +120,7 @@ func (s *Server) serveDeadLetters(w http.ResponseWriter, r *http.Request) {
 // mountDashboard serves the operator dashboard at /dashboard, its replay
 // endpoint behind authenticate; Shutdown stops its sampling.
 func (s *Server) mountDashboard(mux *http.ServeMux, tr bus.Transport, authenticate func(http.Handler) http.Handler) error {
-	d, err := dashboard.New(dashboard.Config{Recorder: s.recorder, Breakers: s.breakers, Backlog: s.store, Transport: tr,
+	d, err := dashboard.New(dashboard.Config{Recorder: s.recorder, Breakers: s.breakers, Backlog: s.store, Parked: s.store, Transport: tr,
 		EventTypes: handlers.EventTypes, Authenticate: authenticate, Logger: s.log.With("component", "dashboard")})
 	if err != nil {
 		return err

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/rampart-go/rampart/bus"
 	"github.com/rampart-go/rampart/health"
 	"github.com/rampart-go/rampart/internal/customers/app"
@@ -34,6 +36,8 @@ type Server struct {
 	breakers *breakerSet
 	dlq      bus.DeadLetterReader // nil when the transport cannot list its dead letters
 	bus      bus.Transport        // for CutBrokerConnection
+
+	parkedRows metric.Int64Counter // MetricOutboxParked
 
 	closers  []closer   // in the order started; stopped in reverse
 	failed   chan error // a fatal error of the HTTP server

@@ -121,8 +121,24 @@
         <div class="kpi"><b>${o.oldest ? num(age, 1) + " s" : "–"}</b><span>oldest unsent</span></div>
         <div class="kpi"><b>${int(Object.values(state.published || {}).reduce((a, v) => a + v, 0))}</b><span>published</span></div>
         <div class="kpi"><b class="${state.publish_errors ? "bad" : ""}">${int(state.publish_errors)}</b><span>publish errors</span></div>
-      </div>${state.outbox_error ? `<p class="bad">${esc(state.outbox_error)}</p>` : ""}` +
-      chart("unsent rows", [{ values: hist((h) => h.outbox_unsent), color: C.warn, label: "unsent", fill: true }], { height: 60 });
+        <div class="kpi" id="parkedkpi"><b class="${o.parked > 0 ? "bad" : ""}">${int(o.parked)}</b><span>parked</span></div>
+      </div>${state.outbox_error ? `<p class="bad">${esc(state.outbox_error)}</p>` : ""}` + renderParked(o) +
+      chart("unsent and parked rows", [{ values: hist((h) => h.outbox_unsent), color: C.warn, label: "unsent", fill: true },
+        { values: hist((h) => h.outbox_parked || 0), color: C.bad, label: "parked" }], { height: 60 });
+  }
+
+  // renderParked: the rows the relay stopped trying to publish, by reason, and
+  // the button that puts them back in the outbox.
+  function renderParked(o) {
+    const p = state.parked || {};
+    const reasons = Object.entries(p.by_reason || {}).map(([r, n]) => `<span class="reason">${esc(r)}: ${n}</span>`).join("");
+    const since = Object.entries(p.since_start || {}).map(([r, n]) => `${esc(r)} ${n}`).join(", ");
+    const disabled = !p.replayable || !(o.parked > 0) ? "disabled" : "";
+    return `<div id="parked" class="parked">
+        <span class="hint">parked (not published until replayed):</span> ${reasons || (p.error ? `<span class="bad">${esc(p.error)}</span>` : '<span class="hint">none</span>')}
+        <button data-replay-parked="1" ${disabled} title="put the parked rows back in the outbox (needs the token); unroutable rows park again until a queue is bound to their type">replay parked</button>
+        ${since ? `<div class="hint">parked since the start: ${since}</div>` : ""}
+      </div>`;
   }
 
   async function poll() {
@@ -140,6 +156,21 @@
   }
 
   document.addEventListener("click", async (ev) => {
+    if (ev.target && ev.target.getAttribute && ev.target.getAttribute("data-replay-parked")) {
+      ev.target.disabled = true;
+      const msg = $("parkedmsg");
+      try {
+        const r = await fetch("/dashboard/api/outbox/parked/replay", {
+          method: "POST", headers: { Authorization: "Bearer " + tok.value.trim() } });
+        const body = await r.json().catch(() => ({}));
+        msg.textContent = r.status === 401 ? "replay refused: set a valid token above"
+          : r.ok ? `outbox: ${body.replayed} parked rows replayed` : `outbox: ${body.error || "HTTP " + r.status}`;
+      } catch (e) {
+        msg.textContent = "outbox: " + e.message;
+      }
+      poll();
+      return;
+    }
     const sub = ev.target && ev.target.getAttribute && ev.target.getAttribute("data-replay");
     if (!sub) return;
     ev.target.disabled = true;
