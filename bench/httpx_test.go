@@ -210,10 +210,21 @@ func BenchmarkHTTPGetPaired(b *testing.B) {
 		ctx    bool // each request under its own context.WithTimeout
 		ratios []float64
 	}
+	// The same pipeline with logging switched off (slog.DiscardHandler is never
+	// enabled), to tell the cost of the Info record from the rest.
+	quiet, err := httpx.NewHTTPClient(httpx.Options{
+		Name:     "bench",
+		Logger:   slog.New(slog.DiscardHandler),
+		Observer: &metrics{},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 	libs := []*lib{
 		{name: "net-http", c: &http.Client{Transport: newBaseTransport()}},
 		{name: "net-http-ctx", c: &http.Client{Transport: newBaseTransport()}, ctx: true},
 		{name: "rampart", c: rampart},
+		{name: "rampart-nolog", c: quiet},
 	}
 	for _, l := range libs {
 		b.Cleanup(l.c.CloseIdleConnections)
