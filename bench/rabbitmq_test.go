@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	rtmetrics "runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,8 +49,10 @@ import (
 // One op is one message: ns/op is the time per message, msg/s the rate,
 // cpu-ns/msg the CPU time of this process per message (the client's cost, which
 // the broker and the machine's other load move much less than the rate),
-// writes/msg its write system calls per message and, when the broker runs on
-// this machine, broker-cpu-ns/msg the broker's CPU time per message.
+// writes/msg its write system calls per message, wakeups/msg how often its
+// goroutines were woken per message (an estimate from the runtime's samples:
+// hand-offs between goroutines cost CPU) and, when the broker runs on this
+// machine, broker-cpu-ns/msg the broker's CPU time per message.
 // Classic queues compare the three libraries (watermill declares classic queues);
 // quorum queues (Rampart's default) compare Rampart with raw amqp091-go.
 
@@ -198,6 +201,7 @@ type clock struct {
 	brokerPID string
 	broker    time.Duration
 	writes    int64 // -1 where /proc/self/io is missing
+	wakeups   uint64
 }
 
 // writeCalls returns the write system calls this process made so far (Linux's
@@ -218,9 +222,25 @@ func writeCalls() int64 {
 }
 
 func startClock() clock {
-	c := clock{wall: time.Now(), cpu: processCPU(), brokerPID: brokerPID(), writes: writeCalls()}
+	c := clock{wall: time.Now(), cpu: processCPU(), brokerPID: brokerPID(), writes: writeCalls(), wakeups: wakeups()}
 	c.broker = brokerCPU(c.brokerPID)
 	return c
+}
+
+// wakeups estimates how often goroutines of this process went from runnable to
+// running so far: the runtime samples the scheduling latency of every 8th such
+// transition of a goroutine (/sched/latencies:seconds).
+func wakeups() uint64 {
+	s := []rtmetrics.Sample{{Name: "/sched/latencies:seconds"}}
+	rtmetrics.Read(s)
+	if s[0].Value.Kind() != rtmetrics.KindFloat64Histogram {
+		return 0
+	}
+	var n uint64
+	for _, c := range s[0].Value.Float64Histogram().Counts {
+		n += c
+	}
+	return 8 * n
 }
 
 // processCPU returns the CPU time (user and system) this process used so far.
@@ -283,7 +303,8 @@ func brokerPID() string {
 
 // reportRate reports n messages since c as msg/s, the client's CPU time per
 // message (cpu-ns/msg), which the broker's and the machine's noise do not move,
-// its write system calls per message (writes/msg, on Linux) and, with a local
+// its write system calls per message (writes/msg, on Linux), its goroutine
+// wake-ups per message (wakeups/msg) and, with a local
 // broker, the broker's CPU time per message (broker-cpu-ns/msg, which other
 // clients of the broker move).
 func reportRate(b *testing.B, n int, c clock) {
@@ -292,6 +313,7 @@ func reportRate(b *testing.B, n int, c clock) {
 	if end := writeCalls(); c.writes >= 0 && end >= 0 {
 		b.ReportMetric(float64(end-c.writes)/float64(n), "writes/msg")
 	}
+	b.ReportMetric(float64(wakeups()-c.wakeups)/float64(n), "wakeups/msg")
 	if end := brokerCPU(c.brokerPID); c.broker >= 0 && end >= 0 {
 		b.ReportMetric(float64(end-c.broker)/float64(n), "broker-cpu-ns/msg")
 	}

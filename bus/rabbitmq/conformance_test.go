@@ -12,7 +12,7 @@ import (
 func TestConformance(t *testing.T) {
 	features := bustest.Features{
 		RedeliveryDelays: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond},
-		Timeout:          10 * time.Second,
+		Timeout:          20 * time.Second, // a liveness bound, generous for a loaded CI machine
 		CutConnection: func(t *testing.T, tr bus.Transport) {
 			if _, err := runRabbitmqctl("close_all_connections", "rampart test: cutting the connection"); err != nil {
 				// Without rabbitmqctl, cut the sockets from the client side.

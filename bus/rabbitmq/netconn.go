@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"net"
+	"runtime"
 	"sync"
 )
 
@@ -79,6 +80,9 @@ func (c *coalescingConn) flusher() {
 		case <-c.done:
 			return
 		}
+		// Let the goroutines that are ready to run (workers about to ack,
+		// publishers) write first, so that one system call sends their frames too.
+		runtime.Gosched()
 		for {
 			c.mu.Lock()
 			if len(c.pending) == 0 || c.err != nil {
