@@ -400,6 +400,41 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 			wg.Wait()
 			jsReportRate(b, b.N, time.Since(start), cpu0)
 		})
+		b.Run("server="+s.name+"/lib=rampart-batch", func(b *testing.B) {
+			// Bus.PublishBatch: the same in-flight bound as the raw asynchronous
+			// publisher (256), as 4 publishers each with a batch of 64 events
+			// awaiting its confirmations.
+			const publishers, batch = 4, jsInFlight / 4
+			r := newJSRound(b, s)
+			bb := jsBus(b, r, false)
+			ctx := context.Background()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ReportAllocs()
+			b.ResetTimer()
+			start, cpu0 := time.Now(), jsCPU(b)
+			for range publishers {
+				wg.Go(func() {
+					events := make([]any, 0, batch)
+					for {
+						first := int(next.Add(batch)) - batch
+						if first >= b.N {
+							return
+						}
+						events = events[:0]
+						for i := first; i < min(first+batch, b.N); i++ {
+							events = append(events, newJSEvent(i))
+						}
+						if err := bb.PublishBatch(ctx, events); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			jsReportRate(b, b.N, time.Since(start), cpu0)
+		})
 	}
 }
 

@@ -686,3 +686,76 @@ func testCloseHandsBack(t *testing.T, ordered bool) {
 		}
 	})
 }
+
+func TestPublishBatch(t *testing.T) {
+	tr := memory.New()
+	defer tr.Close()
+	b, err := bus.New(tr, bus.Options{MaxBodySize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var mu sync.Mutex
+	got := map[string]bus.Meta{} // by order ID
+	handled := make(chan struct{}, 16)
+	if err := bus.Handle(b, "orders", func(ctx context.Context, e OrderPlaced, m bus.Meta) error {
+		mu.Lock()
+		got[e.OrderID] = m
+		mu.Unlock()
+		handled <- struct{}{}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := bus.ContextWithCorrelationID(context.Background(), "req-7")
+	events := []any{OrderPlaced{OrderID: "o-1"}, &OrderPlaced{OrderID: "o-2"}, OrderPlaced{OrderID: "o-3"}}
+	if err := b.PublishBatch(ctx, events, bus.WithSubject("c-1")); err != nil {
+		t.Fatalf("PublishBatch = %v", err)
+	}
+	for range events {
+		select {
+		case <-handled:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("handled %d of %d events", len(got), len(events))
+		}
+	}
+	mu.Lock()
+	ids := map[string]bool{}
+	for _, o := range []string{"o-1", "o-2", "o-3"} {
+		m, ok := got[o]
+		if !ok {
+			t.Errorf("event %s not handled", o)
+			continue
+		}
+		if m.CorrelationID != "req-7" || m.Subject != "c-1" {
+			t.Errorf("event %s: correlation %q subject %q, want req-7 and c-1", o, m.CorrelationID, m.Subject)
+		}
+		ids[m.ID] = true
+	}
+	mu.Unlock()
+	if len(ids) != len(events) {
+		t.Errorf("%d distinct IDs for %d events", len(ids), len(events))
+	}
+
+	// Refused before anything is sent: one ID for several events, an event that
+	// cannot be encoded (too large) among good ones.
+	if err := b.PublishBatch(ctx, events, bus.WithID("0191e3c4-7d2a-7000-8000-000000000001")); err == nil ||
+		!strings.Contains(err.Error(), "WithID given for 3 events") {
+		t.Errorf("PublishBatch(WithID, 3 events) = %v, want a refusal", err)
+	}
+	bad := []any{OrderPlaced{OrderID: "o-4"}, OrderPlaced{OrderID: strings.Repeat("x", 100)}}
+	if err := b.PublishBatch(ctx, bad); !errors.Is(err, bus.ErrDecode) || !strings.Contains(err.Error(), "event 1") {
+		t.Errorf("PublishBatch(too large event) = %v, want ErrDecode naming event 1", err)
+	}
+	select {
+	case <-handled:
+		t.Errorf("an event of a refused batch was published")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := b.PublishBatch(ctx, nil); err != nil {
+		t.Errorf("PublishBatch(no events) = %v, want nil", err)
+	}
+}

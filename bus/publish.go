@@ -100,6 +100,62 @@ func (b *Bus) Publish(ctx context.Context, event any, opts ...PublishOption) (er
 	return nil
 }
 
+// PublishBatch publishes events as [Publish] would, each in its own envelope with
+// its own ID, but hands them to the transport together and returns once every one
+// is confirmed: the transport pipelines them (many in flight at once) where one
+// goroutine calling Publish would wait for each confirmation in turn. opts apply to
+// every event; [WithID] is refused when there is more than one event, since IDs
+// must differ. The events are encoded before any is sent, so an event that cannot
+// be encoded fails the batch with nothing published. On any other error some of
+// the events may have been published and others not; publishing them again makes
+// new events (new IDs): for a batch that must be retried as a whole without
+// duplicates, encode the events once with [Bus.Encode] and keep the messages, or
+// write them through an outbox. Order is not guaranteed within a batch. With
+// [Options.Observer] set, each event is observed as with Publish.
+func (b *Bus) PublishBatch(ctx context.Context, events []any, opts ...PublishOption) (err error) {
+	select {
+	case <-b.closed:
+		return ErrClosed
+	default:
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	cfg := newPublishConfig(opts)
+	if cfg.id != "" && len(events) > 1 {
+		return fmt.Errorf("bus: publish batch: WithID given for %d events; each event needs its own ID", len(events))
+	}
+	msgs := make([]Message, len(events))
+	var ends []func(error)
+	defer func() {
+		for _, end := range ends {
+			end(err)
+		}
+	}()
+	for i, event := range events {
+		typ, err := b.typeName(event)
+		if err != nil {
+			return fmt.Errorf("bus: publish batch: event %d: %w", i, err)
+		}
+		st := newStamp(cfg.id)
+		ectx := ctx
+		if obs := b.opts.Observer; obs != nil {
+			var end func(error)
+			ectx, end = obs.ObservePublish(ctx, PublishInfo{System: b.system, EventType: typ, EventID: st.id})
+			if end != nil {
+				ends = append(ends, end)
+			}
+		}
+		if msgs[i], err = b.encode(ectx, event, typ, &cfg, &st); err != nil {
+			return fmt.Errorf("bus: publish batch: event %d: %w", i, err)
+		}
+	}
+	if err := b.tr.Publish(ctx, msgs...); err != nil {
+		return fmt.Errorf("bus: publish batch of %d events: %w", len(msgs), err)
+	}
+	return nil
+}
+
 // Encode returns the message Publish would send for event, without sending it:
 // for an outbox, or a test.
 func (b *Bus) Encode(ctx context.Context, event any, opts ...PublishOption) (Message, error) {
