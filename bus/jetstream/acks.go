@@ -1,5 +1,7 @@
 package jetstream
 
+import "sync/atomic"
+
 // ackQueueSize bounds the acknowledgements waiting for the ack pump; a worker
 // acking beyond it waits for room.
 const ackQueueSize = 4096
@@ -9,11 +11,12 @@ const ackQueueSize = 4096
 // and Close open so that a test can check its outcome.
 var (
 	// testHookAckClaimed runs in Ack once the delivery is claimed, before the
-	// ack is handed to the ack pump.
-	testHookAckClaimed func()
+	// ack is handed to the ack pump. Atomic, so that setting it from a test is
+	// not a data race with the transports of other tests.
+	testHookAckClaimed atomic.Pointer[func()]
 	// testHookAckPumpStopped runs in the ack pump after its last look at the
 	// queue at Close, before it returns.
-	testHookAckPumpStopped func()
+	testHookAckPumpStopped atomic.Pointer[func()]
 )
 
 // ackPump publishes the acknowledgements (+ACK) of every consumer of the
@@ -34,8 +37,8 @@ func (t *Transport) ackPump() {
 				case reply := <-t.acks:
 					t.nc.Publish(reply, ackAck)
 				default:
-					if testHookAckPumpStopped != nil {
-						testHookAckPumpStopped()
+					if hook := testHookAckPumpStopped.Load(); hook != nil {
+						(*hook)()
 					}
 					return
 				}

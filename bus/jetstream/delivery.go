@@ -75,8 +75,8 @@ func (d *delivery) Ack(ctx context.Context) error {
 		return err
 	}
 	t := d.c.t
-	if testHookAckClaimed != nil {
-		testHookAckClaimed()
+	if hook := testHookAckClaimed.Load(); hook != nil {
+		(*hook)()
 	}
 	select {
 	case t.acks <- d.m.Reply: // the ack pump publishes it
@@ -113,8 +113,9 @@ func (d *delivery) Requeue(ctx context.Context) error {
 // Redeliver records the redelivery's attempt and headers in the redelivery
 // stream (a stored message's headers cannot change), then naks the message with
 // r.Delay (NakWithDelay) and waits for the server to confirm. If the record
-// cannot be written, the message is handed back (a plain -NAK: delivered again
-// at once, with the attempt it had) and the error returned. The next delivery
+// cannot be written, the message is handed back (a -NAK with handBackDelay:
+// delivered again soon, with the attempt it had, rather than after AckWait) and
+// the error returned. The next delivery
 // carries the recorded headers: its HeaderAttempt is r.Attempt, not the
 // server's delivery count, which also counts requeues, hand-backs and
 // duplicates held back by the inbox.
@@ -126,7 +127,7 @@ func (d *delivery) Redeliver(ctx context.Context, r bus.Redelivery) error {
 		return err
 	}
 	if err := d.writeNote(ctx, r); err != nil {
-		return d.handBack(err)
+		return d.handBack(err, handBackDelay)
 	}
 	payload := ackNak
 	if r.Delay > 0 {
@@ -139,8 +140,7 @@ func (d *delivery) Redeliver(ctx context.Context, r bus.Redelivery) error {
 // to "<prefix>.dlq.<subscription>" and waits for the dead-letter stream's
 // acknowledgement, then terminates the delivery (+TERM, confirmed) so that the
 // server never redelivers it. If the dead letter cannot be published, the
-// message is handed back (a plain -NAK: delivered again at once) and the error
-// returned.
+// message is handed back (a -NAK with handBackDelay) and the error returned.
 func (d *delivery) DeadLetter(ctx context.Context, dl bus.DeadLetter) error {
 	if err := d.claim(ctx); err != nil {
 		return err
@@ -154,7 +154,7 @@ func (d *delivery) DeadLetter(ctx context.Context, dl bus.DeadLetter) error {
 	// letter; the event ID tells apart a stream created again.
 	id := d.c.sub.Name + ":" + strconv.FormatUint(d.seq, 10) + ":" + d.msg.ID
 	if _, err := t.js.PublishMsg(ctx, nm, natsjs.WithMsgID(id)); err != nil {
-		return d.handBack(t.mapErr(fmt.Errorf("jetstream: dead-letter: publish to %s: %w", t.names.dlq, err)))
+		return d.handBack(t.mapErr(fmt.Errorf("jetstream: dead-letter: publish to %s: %w", t.names.dlq, err)), handBackDelay)
 	}
 	if err := d.ackSync(ctx, ackTerm); err != nil {
 		return err
@@ -163,14 +163,26 @@ func (d *delivery) DeadLetter(ctx context.Context, dl bus.DeadLetter) error {
 	return nil
 }
 
-// handBack naks d (a plain -NAK, not waiting for the server) after a Redeliver
-// or DeadLetter failed before settling it, so that the server delivers the
-// message again at once instead of after AckWait, and returns err saying so. A
-// dead letter or redelivery record stored although its publish reported an
-// error does no harm: the dead letter's ID makes a second one a duplicate, and
-// the record only makes the early delivery the scheduled one.
-func (d *delivery) handBack(err error) error {
-	if nerr := d.c.t.nc.Publish(d.m.Reply, ackNak); nerr != nil {
+// handBackDelay is how long a message waits before it is delivered again after
+// its redelivery record or dead letter could not be written: long enough that a
+// stream refusing writes does not turn into a tight loop of handler runs, short
+// enough to be well under AckWait.
+const handBackDelay = time.Second
+
+// handBack naks d with delay (not waiting for the server) after a Redeliver or
+// DeadLetter failed before settling it, so that the server delivers the message
+// again after delay instead of after AckWait, and returns err saying so. Not at
+// once: the attempt count does not advance while its record cannot be written,
+// so a stream that keeps refusing writes would otherwise run the handler in a
+// tight loop. A dead letter or redelivery record stored although its publish
+// reported an error does no harm: the dead letter's ID makes a second one a
+// duplicate, and the record only makes the early delivery the scheduled one.
+func (d *delivery) handBack(err error, delay time.Duration) error {
+	payload := ackNak
+	if delay > 0 {
+		payload = []byte(fmt.Sprintf(`-NAK {"delay": %d}`, delay.Nanoseconds()))
+	}
+	if nerr := d.c.t.nc.Publish(d.m.Reply, payload); nerr != nil {
 		return fmt.Errorf("%w (handing the message back failed too: %v)", err, nerr)
 	}
 	return fmt.Errorf("%w (the message was handed back for redelivery)", err)

@@ -30,8 +30,10 @@ func seal(t *testing.T, tr *Transport, stream string) {
 
 // TestFailedSettlementHandsBack makes Redeliver fail to write its redelivery
 // record, and DeadLetter fail to publish the dead letter (their streams
-// sealed): the message comes back at once, handed back with a plain -NAK, not
-// after AckWait (a minute here), with the attempt it had.
+// sealed): the message comes back after handBackDelay, handed back with a
+// delayed -NAK — not after AckWait (a minute here), and not at once (the
+// attempt does not advance, so an immediate hand-back would run the handler in
+// a tight loop while the stream refuses writes) — with the attempt it had.
 func TestFailedSettlementHandsBack(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -59,6 +61,7 @@ func TestFailedSettlementHandsBack(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
+			failed := time.Now()
 			err := tc.settle(ctx, d)
 			if err == nil {
 				t.Fatalf("%s with stream %s sealed = nil, want an error", tc.name, tc.stream(tr.names))
@@ -71,6 +74,9 @@ func TestFailedSettlementHandsBack(t *testing.T) {
 			}
 
 			again := receive(t, c, 10*time.Second) // only the hand-back brings it back before AckWait
+			if waited := time.Since(failed); waited < handBackDelay*9/10 {
+				t.Errorf("delivered again %s after the failed %s, want the hand-back to wait about %s", waited, tc.name, handBackDelay)
+			}
 			got := again.Message()
 			if got.ID != m.ID || got.Headers[bus.HeaderAttempt] != "1" || got.Headers[bus.HeaderLastError] != "" || !again.Redelivered() {
 				t.Errorf("delivery after the failed %s = %s, attempt %q, last error %q, redelivered %v; want %s, attempt 1, no last error, redelivered",
@@ -95,7 +101,7 @@ func TestAckRacingCloseIsSent(t *testing.T) {
 		t.Fatalf("Embedded: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	t.Cleanup(func() { testHookAckClaimed, testHookAckPumpStopped = nil, nil })
+	t.Cleanup(func() { testHookAckClaimed.Store(nil); testHookAckPumpStopped.Store(nil) })
 
 	const rounds = 20
 	sent := 0
@@ -103,14 +109,16 @@ func TestAckRacingCloseIsSent(t *testing.T) {
 		claimed := make(chan struct{})  // Ack claimed the delivery
 		stopped := make(chan struct{})  // Close stopped the ack pump
 		returned := make(chan struct{}) // Ack returned
-		testHookAckClaimed = func() {
+		onClaimed := func() {
 			close(claimed)
 			<-stopped
 		}
-		testHookAckPumpStopped = func() {
+		onStopped := func() {
 			close(stopped)
 			<-returned // Close, and the connection's closing, wait for Ack
 		}
+		testHookAckClaimed.Store(&onClaimed)
+		testHookAckPumpStopped.Store(&onStopped)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		tr, err := Connect(ctx, srv.ClientURL(), opts)
 		cancel()
@@ -137,7 +145,8 @@ func TestAckRacingCloseIsSent(t *testing.T) {
 		}
 		close(returned)
 		<-closed
-		testHookAckClaimed, testHookAckPumpStopped = nil, nil
+		testHookAckClaimed.Store(nil)
+		testHookAckPumpStopped.Store(nil)
 
 		switch {
 		case errors.Is(ackErr, bus.ErrClosed):
