@@ -55,11 +55,14 @@
 // name as app-id, and the envelope: its ID as message-id, its type as type, its
 // content type as content-type and its correlation ID as correlation-id (AMQP's
 // basic properties, which cost the client and the broker much less than header
-// table entries), the other envelope headers as headers (a table of strings).
-// The consumer turns the properties back into the envelope headers, so that the
-// bus reads exactly the headers it published; it reads messages with every
-// envelope header in the table (from earlier versions, or other publishers)
-// too, the table taking precedence. Consumers of earlier versions read the
+// table entries), the other envelope headers as headers (a table of strings),
+// with rampart-amqp-props listing the headers that went into properties
+// ("ce-id,ce-type,content-type,ce-correlationid"). The consumer turns the
+// properties that header lists, and only those, back into the envelope headers,
+// so that the bus reads exactly the headers it published. A message without it
+// (every envelope header in the table, from earlier versions, or another
+// publisher's, whose content_type or correlation_id mean something of their
+// own) has the headers of its table alone. Consumers of earlier versions read the
 // envelope from the table only: while they run (a rolling upgrade), set
 // [Options].EnvelopeInTable to publish it there too. Publish waits for the
 // broker's confirm of that message only: publishers share a pool of

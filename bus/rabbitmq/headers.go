@@ -29,11 +29,32 @@ func brokerHeader(name string) bool {
 		strings.HasPrefix(name, "x-first-death-") || strings.HasPrefix(name, "x-last-death-")
 }
 
-// headerUnset is the transport's own header that lists (comma-separated) the
-// envelope headers a message does not have although its AMQP property is set:
-// so that message does not fill them in from the property. Only a message
-// without ce-id or ce-type header (not one of the bus's) carries it.
-const headerUnset = "rampart-amqp-unset"
+// headerProps is the transport's own header that lists (comma-separated, in
+// the order of [propHeaders]) the envelope headers that [Transport.publishing]
+// moved into their AMQP basic properties: [message] takes those, and only those,
+// from the properties. A message without it (the old form, with every header in
+// the table, or another publisher's, which sets the properties for reasons of
+// its own) is read from the table alone.
+const headerProps = "rampart-amqp-props"
+
+// propHeaders are the envelope headers that can travel in a basic property, in
+// the order [headerProps] lists them.
+var propHeaders = [...]string{bus.HeaderID, bus.HeaderType, bus.HeaderContentType, bus.HeaderCorrelationID}
+
+// propLists holds the [headerProps] value of each set of moved headers: bit i of
+// the index stands for propHeaders[i].
+var propLists = func() (l [1 << len(propHeaders)]string) {
+	for set := range l {
+		var names []string
+		for i, k := range propHeaders {
+			if set&(1<<i) != 0 {
+				names = append(names, k)
+			}
+		}
+		l[set] = strings.Join(names, ",")
+	}
+	return l
+}()
 
 // maxShortstr is the longest AMQP short string: the longest value of a basic
 // property such as message-id (amqp091-go fails, and closes the connection, on a
@@ -54,9 +75,11 @@ func shortstr(s string) string {
 // instead of the header table (the table costs the client and the broker much
 // more to encode and parse): ce-id as message-id, ce-type as type, content-type
 // as content-type and ce-correlationid as correlation-id, each when it has the
-// property's value and fits it. The others are a table of strings, with room for
-// extra more. [message] puts them back, so that the bus reads the headers it
-// published. With Options.EnvelopeInTable, the table has every header too.
+// property's value and fits it; the table's [headerProps] lists the headers
+// moved. The others are a table of strings, with room for extra more. [message]
+// puts them back, so that the bus reads the headers it published. With
+// Options.EnvelopeInTable, the table has every header and no [headerProps] (the
+// properties are set too).
 func (t *Transport) publishing(m bus.Message, extra int) amqp.Publishing {
 	p := amqp.Publishing{
 		DeliveryMode: amqp.Persistent,
@@ -67,21 +90,25 @@ func (t *Transport) publishing(m bus.Message, extra int) amqp.Publishing {
 		Body:         m.Body,
 	}
 	inTable := t.opts.EnvelopeInTable
-	h := make(amqp.Table, len(m.Headers)+extra)
+	moved := 0 // bit i: propHeaders[i] is in its property
+	h := make(amqp.Table, len(m.Headers)+extra+1)
 	for k, v := range m.Headers {
 		switch k {
 		case bus.HeaderID:
 			if v != "" && v == p.MessageId && !inTable {
+				moved |= 1 << 0
 				continue
 			}
 		case bus.HeaderType:
 			if v != "" && v == p.Type && !inTable {
+				moved |= 1 << 1
 				continue
 			}
 		case bus.HeaderContentType:
 			if v != "" && len(v) <= maxShortstr {
 				p.ContentType = v
 				if !inTable {
+					moved |= 1 << 2
 					continue
 				}
 			}
@@ -89,23 +116,19 @@ func (t *Transport) publishing(m bus.Message, extra int) amqp.Publishing {
 			if v != "" && len(v) <= maxShortstr {
 				p.CorrelationId = v
 				if !inTable {
+					moved |= 1 << 3
 					continue
 				}
 			}
+		case headerProps:
+			// Not the bus's (an imported message's, say): this table's own
+			// follows.
+			continue
 		}
 		h[k] = v
 	}
-	// A message whose ID or type is not in its headers (not the bus's: a foreign
-	// one, dead-lettered and imported, say) says so, or message would add them.
-	_, hasID := m.Headers[bus.HeaderID]
-	_, hasType := m.Headers[bus.HeaderType]
-	switch {
-	case p.MessageId != "" && !hasID && p.Type != "" && !hasType:
-		h[headerUnset] = bus.HeaderID + "," + bus.HeaderType
-	case p.MessageId != "" && !hasID:
-		h[headerUnset] = bus.HeaderID
-	case p.Type != "" && !hasType:
-		h[headerUnset] = bus.HeaderType
+	if moved != 0 {
+		h[headerProps] = propLists[moved]
 	}
 	p.Headers = h
 	return p
@@ -120,14 +143,14 @@ type origin struct {
 // Header values are turned into text with [bus.HeaderText]; those that have no
 // text form (tables, arrays, decimals) are listed in [bus.HeaderInvalid], so that
 // the bus dead-letters the message with the reason. The envelope headers that
-// [Transport.publishing] carries in basic properties come back from them, unless
-// the table has the header (messages published before, with every header in the
-// table, or by other publishers) or [headerUnset] names it.
+// [headerProps] lists come from their basic properties (unless the table has
+// them too); without [headerProps], the table is all the headers there are, and
+// the properties (another publisher's, say) are not read as headers.
 func message(d *amqp.Delivery) (bus.Message, origin) {
 	o := origin{exchange: d.Exchange, routingKey: d.RoutingKey}
 	h := make(map[string]string, len(d.Headers)+4)
 	var bad map[string]any
-	unset := ""
+	props := ""
 	for k, v := range d.Headers {
 		switch {
 		case k == headerOriginExchange:
@@ -140,8 +163,8 @@ func message(d *amqp.Delivery) (bus.Message, origin) {
 				o.routingKey = s
 			}
 			continue
-		case k == headerUnset:
-			unset, _ = v.(string)
+		case k == headerProps:
+			props, _ = v.(string)
 			continue
 		case brokerHeader(k):
 			continue
@@ -159,10 +182,12 @@ func message(d *amqp.Delivery) (bus.Message, origin) {
 	if bad != nil {
 		h[bus.HeaderInvalid] = bus.InvalidHeaders(bad)
 	}
-	fromProperty(h, d.Headers, unset, bus.HeaderID, d.MessageId)
-	fromProperty(h, d.Headers, unset, bus.HeaderType, d.Type)
-	fromProperty(h, d.Headers, unset, bus.HeaderContentType, d.ContentType)
-	fromProperty(h, d.Headers, unset, bus.HeaderCorrelationID, d.CorrelationId)
+	if props != "" {
+		fromProperty(h, d.Headers, props, bus.HeaderID, d.MessageId)
+		fromProperty(h, d.Headers, props, bus.HeaderType, d.Type)
+		fromProperty(h, d.Headers, props, bus.HeaderContentType, d.ContentType)
+		fromProperty(h, d.Headers, props, bus.HeaderCorrelationID, d.CorrelationId)
+	}
 	m := bus.Message{ID: d.MessageId, Type: d.Type, Headers: h, Body: d.Body}
 	if m.ID == "" {
 		m.ID = h[bus.HeaderID]
@@ -176,16 +201,13 @@ func message(d *amqp.Delivery) (bus.Message, origin) {
 	return m, o
 }
 
-// fromProperty sets header k of h to the value v of its basic property, unless v
-// is empty, the table has k, or unset lists it.
-func fromProperty(h map[string]string, table amqp.Table, unset, k, v string) {
-	if v == "" {
+// fromProperty sets header k of h to the value v of its basic property if props
+// lists k, v is not empty and the table does not have k.
+func fromProperty(h map[string]string, table amqp.Table, props, k, v string) {
+	if v == "" || !listed(props, k) {
 		return
 	}
 	if _, ok := table[k]; ok {
-		return
-	}
-	if unset != "" && listed(unset, k) {
 		return
 	}
 	h[k] = v

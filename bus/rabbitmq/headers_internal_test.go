@@ -50,28 +50,35 @@ func TestPropertiesRoundTrip(t *testing.T) {
 	})
 	mismatched := full.WithHeaders(map[string]string{bus.HeaderID: "another-id", bus.HeaderType: "another.type.v1"})
 	longID := bus.Message{ID: strings.Repeat("i", 300), Type: "tests.x.v1", Headers: map[string]string{bus.HeaderID: strings.Repeat("i", 300)}}
+	all := bus.HeaderID + "," + bus.HeaderType + "," + bus.HeaderContentType + "," + bus.HeaderCorrelationID
 	cases := []struct {
 		name                string
 		m                   bus.Message
 		props               map[string]string // property → value wanted
+		marker              string            // the headerProps wanted, "" for none
 		notInTable, inTable []string
 	}{
 		{"full envelope", full,
 			map[string]string{"message-id": full.ID, "type": full.Type, "content-type": "application/json", "correlation-id": "corr-1"},
-			[]string{bus.HeaderID, bus.HeaderType, bus.HeaderContentType, bus.HeaderCorrelationID, headerUnset},
+			all,
+			[]string{bus.HeaderID, bus.HeaderType, bus.HeaderContentType, bus.HeaderCorrelationID},
 			[]string{bus.HeaderSpecVersion, bus.HeaderSource, bus.HeaderTime, bus.HeaderAttempt, bus.HeaderCausationID, bus.HeaderSubject, bus.HeaderTraceParent}},
 		{"no ID or type header", noID,
 			map[string]string{"message-id": "id-1", "type": "tests.x.v1"},
-			[]string{bus.HeaderID, bus.HeaderType}, []string{headerUnset, "a"}},
+			"",
+			[]string{bus.HeaderID, bus.HeaderType}, []string{"a"}},
 		{"too long for a property", long,
 			map[string]string{"message-id": full.ID, "content-type": "", "correlation-id": ""},
-			[]string{bus.HeaderID}, []string{bus.HeaderCorrelationID, bus.HeaderContentType}},
+			bus.HeaderID + "," + bus.HeaderType,
+			[]string{bus.HeaderID, bus.HeaderType}, []string{bus.HeaderCorrelationID, bus.HeaderContentType}},
 		{"headers that differ from the ID and type", mismatched,
 			map[string]string{"message-id": full.ID, "type": full.Type},
+			bus.HeaderContentType + "," + bus.HeaderCorrelationID,
 			nil, []string{bus.HeaderID, bus.HeaderType}},
 		{"ID too long for message-id", longID,
 			map[string]string{"message-id": "", "type": "tests.x.v1"},
-			nil, []string{bus.HeaderID, headerUnset}},
+			"",
+			nil, []string{bus.HeaderID}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -81,6 +88,12 @@ func TestPropertiesRoundTrip(t *testing.T) {
 				if got[k] != want {
 					t.Errorf("property %s = %q, want %q", k, got[k], want)
 				}
+			}
+			if got, _ := p.Headers[headerProps].(string); got != c.marker {
+				t.Errorf("header table has %s = %q, want %q", headerProps, got, c.marker)
+			}
+			if _, ok := p.Headers[headerProps]; !ok && c.marker != "" {
+				t.Errorf("header table lacks %s", headerProps)
 			}
 			for _, k := range c.notInTable {
 				if _, ok := p.Headers[k]; ok {
@@ -140,23 +153,58 @@ func TestMessageReadsTheOldForm(t *testing.T) {
 }
 
 // TestMessageFromForeignProperties reads a message of another publisher that
-// sets the properties and not the headers: the bus sees them as the envelope
-// headers they stand for; a header in the table takes precedence.
+// sets the properties for reasons of its own (Spring's content_type text/plain
+// on a string, an RPC's correlation_id): without the transport's marker, they
+// are not read as envelope headers; the bus sees the table, as before the
+// envelope went into properties. ID and type come from message-id and type.
 func TestMessageFromForeignProperties(t *testing.T) {
 	d := amqp.Delivery{
-		Headers:   amqp.Table{bus.HeaderContentType: "text/plain", "x-death": []any{}},
-		MessageId: "m-1", Type: "orders.placed.v1", ContentType: "application/json", CorrelationId: "c-1",
+		Headers:   amqp.Table{"a": "b", "x-death": []any{}},
+		MessageId: "m-1", Type: "orders.placed.v1", ContentType: "text/plain", CorrelationId: "c-1",
 	}
 	got, _ := message(&d)
-	want := map[string]string{bus.HeaderID: "m-1", bus.HeaderType: "orders.placed.v1", bus.HeaderContentType: "text/plain", bus.HeaderCorrelationID: "c-1"}
+	if want := map[string]string{"a": "b"}; !maps.Equal(got.Headers, want) {
+		t.Errorf("headers = %v, want %v (no envelope headers from the properties)", got.Headers, want)
+	}
+	if got.ID != "m-1" || got.Type != "orders.placed.v1" {
+		t.Errorf("ID, type = %q, %q; want m-1, orders.placed.v1", got.ID, got.Type)
+	}
+	// A content-type header of the publisher's is read as it is.
+	d.Headers = amqp.Table{bus.HeaderContentType: "application/json"}
+	if got, _ := message(&d); !maps.Equal(got.Headers, map[string]string{bus.HeaderContentType: "application/json"}) {
+		t.Errorf("headers = %v, want the table's content-type only", got.Headers)
+	}
+}
+
+// TestMessageReadsListedPropertiesOnly: the marker names the properties that are
+// headers, and only those; it is not a header the bus sees; a header in the
+// table takes precedence.
+func TestMessageReadsListedPropertiesOnly(t *testing.T) {
+	d := amqp.Delivery{
+		Headers:   amqp.Table{headerProps: bus.HeaderID + "," + bus.HeaderCorrelationID, "a": "b"},
+		MessageId: "m-1", Type: "orders.placed.v1", ContentType: "text/plain", CorrelationId: "c-1",
+	}
+	got, _ := message(&d)
+	want := map[string]string{"a": "b", bus.HeaderID: "m-1", bus.HeaderCorrelationID: "c-1"}
 	if !maps.Equal(got.Headers, want) {
 		t.Errorf("headers = %v, want %v", got.Headers, want)
 	}
 	// A header of the wrong type is listed as invalid, not replaced by the property.
-	d = amqp.Delivery{Headers: amqp.Table{bus.HeaderID: amqp.Table{}}, MessageId: "m-1"}
+	d = amqp.Delivery{Headers: amqp.Table{headerProps: bus.HeaderID, bus.HeaderID: amqp.Table{}}, MessageId: "m-1"}
 	got, _ = message(&d)
 	if _, ok := got.Headers[bus.HeaderID]; ok || !strings.HasPrefix(got.Headers[bus.HeaderInvalid], bus.HeaderID+":") {
 		t.Errorf("headers = %v, want ce-id listed in %s and not set", got.Headers, bus.HeaderInvalid)
+	}
+	// A marker among the headers handed to publishing (an imported message's) is
+	// not the table's: the table lists what this publishing moved.
+	tr := &Transport{opts: Options{Name: "svc"}}
+	p := tr.publishing(bus.Message{ID: "m-2", Type: "t.v1", Headers: map[string]string{headerProps: bus.HeaderCorrelationID, "a": "b"}}, 0)
+	if _, ok := p.Headers[headerProps]; ok {
+		t.Errorf("table = %v, want no %s (nothing moved)", p.Headers, headerProps)
+	}
+	d = delivered(p)
+	if got, _ := message(&d); !maps.Equal(got.Headers, map[string]string{"a": "b"}) {
+		t.Errorf("read back %v, want a=b only", got.Headers)
 	}
 }
 
@@ -173,7 +221,7 @@ func TestEnvelopeInTable(t *testing.T) {
 		}
 	}
 	if len(p.Headers) != len(m.Headers) {
-		t.Errorf("table = %v, want exactly the headers %v", p.Headers, m.Headers)
+		t.Errorf("table = %v, want exactly the headers %v (no %s)", p.Headers, m.Headers, headerProps)
 	}
 	if p.MessageId != m.ID || p.Type != m.Type || p.ContentType != "application/json" || p.CorrelationId != "corr-1" {
 		t.Errorf("properties %q %q %q %q, want the envelope's", p.MessageId, p.Type, p.ContentType, p.CorrelationId)

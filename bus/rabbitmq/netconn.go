@@ -4,6 +4,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // maxPending bounds the bytes a coalescingConn holds for its flusher; a writer
@@ -100,35 +101,58 @@ func (c *coalescingConn) flusher() {
 			if cap(out) <= maxPending {
 				c.spare = out[:0]
 			}
-			if err != nil && c.err == nil {
+			first := err != nil && c.err == nil
+			if first {
 				c.err = err
 				c.space.Broadcast()
 			}
 			c.mu.Unlock()
 			if err != nil {
-				// The reader fails at once, and amqp091-go shuts the connection down.
-				_ = c.Conn.Close()
+				// The reader fails at once, and amqp091-go shuts the connection
+				// down. (If Close came first, it closes the socket.)
+				if first {
+					_ = c.Conn.Close()
+				}
 				return
 			}
 		}
 	}
 }
 
-// Close closes the socket and stops the flusher; bytes not sent yet are
-// dropped (amqp091-go closes the socket after the close handshake, or when the
-// connection is lost).
+// closeFlushTimeout bounds how long Close spends sending the bytes still
+// pending.
+const closeFlushTimeout = time.Second
+
+// Close stops the flusher, sends the bytes still pending (amqp091-go queues
+// connection.close-ok and closes the socket at once) within closeFlushTimeout,
+// and closes the socket. After a write error, pending bytes are dropped. A
+// second Close returns net.ErrClosed.
 func (c *coalescingConn) Close() error {
 	err := net.ErrClosed
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
+		flush := c.err == nil
 		if c.err == nil {
 			c.err = net.ErrClosed
 		}
 		c.space.Broadcast()
 		c.mu.Unlock()
 		close(c.done)
-		err = c.Conn.Close() // unblocks a flusher in Write
-		<-c.exited
+		if flush {
+			// The deadline also ends a write of the flusher's that the peer
+			// does not take.
+			_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+			<-c.exited
+			c.mu.Lock()
+			out := c.pending
+			c.pending = nil
+			c.mu.Unlock()
+			if len(out) > 0 { // fails at once if the flusher's write failed (it closed the socket)
+				_, _ = c.Conn.Write(out)
+			}
+		}
+		err = c.Conn.Close()
+		<-c.exited // at once: the flusher has returned or is returning after a write error
 	})
 	return err
 }

@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -103,7 +104,9 @@ func TestCoalescingConnReportsAWriteError(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond) // the flusher fails asynchronously
 	}
-	// The flusher closed the socket: a reader of it fails at once.
+	// The flusher closed the socket: a reader of it fails at once. (The flusher
+	// records the error before it closes the socket: wait for it to return.)
+	<-cc.exited
 	client.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := client.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("reading the socket after the write error = %v, want net.ErrClosed", err)
@@ -146,6 +149,85 @@ func TestCoalescingConnBoundsPendingBytes(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not release the waiting writer")
+	}
+}
+
+// TestCoalescingConnCloseSendsPendingBytes: bytes written just before Close
+// (amqp091-go writes connection.close-ok, then closes) reach the peer before the
+// socket closes.
+func TestCoalescingConnCloseSendsPendingBytes(t *testing.T) {
+	for round := range 20 {
+		client, server := tcpPair(t)
+		cc := newCoalescingConn(client)
+		received := make(chan []byte, 1)
+		go func() {
+			b, _ := io.ReadAll(server)
+			received <- b
+		}()
+		var want []byte
+		for i := range 64 {
+			frame := make([]byte, 1000)
+			for j := range frame {
+				frame[j] = byte(i + j)
+			}
+			want = append(want, frame...)
+			if _, err := cc.Write(frame); err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+		}
+		start := time.Now()
+		if err := cc.Close(); err != nil {
+			t.Errorf("Close = %v", err)
+		}
+		if d := time.Since(start); d > closeFlushTimeout+time.Second {
+			t.Errorf("Close took %v", d)
+		}
+		select {
+		case got := <-received:
+			if !bytes.Equal(got, want) {
+				t.Fatalf("round %d: the peer received %d bytes, want the %d written before Close", round, len(got), len(want))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the peer did not see the socket close")
+		}
+		if err := cc.Close(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("second Close = %v, want net.ErrClosed", err)
+		}
+	}
+}
+
+// TestCoalescingConnCloseOverPipe: over a synchronous net.Pipe, a frame written
+// just before Close arrives; with a peer that stops reading, Close returns
+// within its bound.
+func TestCoalescingConnCloseOverPipe(t *testing.T) {
+	client, server := net.Pipe()
+	defer server.Close()
+	cc := newCoalescingConn(client)
+	received := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(server)
+		received <- b
+	}()
+	if _, err := cc.Write([]byte("close-ok")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if got := <-received; string(got) != "close-ok" {
+		t.Errorf("the peer received %q, want close-ok", got)
+	}
+
+	client, server = net.Pipe() // nobody reads server
+	defer server.Close()
+	cc = newCoalescingConn(client)
+	if _, err := cc.Write([]byte("unread")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cc.Close()
+	if d := time.Since(start); d > closeFlushTimeout+time.Second {
+		t.Errorf("Close with a peer that does not read took %v, want at most about %v", d, closeFlushTimeout)
 	}
 }
 
