@@ -25,7 +25,8 @@ type Backlog struct {
 	// Parked is the number of rows the relays stopped trying to publish (no
 	// subscription bound to their type, or too many failed attempts; see
 	// [ParkReason]); each keeps its reason and last error until [ReplayParked]
-	// puts it back. Parked rows are not in Unsent, Failed or Oldest.
+	// puts it back. Parked rows are not in Unsent, Failed or Oldest. A parked row
+	// that was sent all the same (by a relay of an older version) is not counted.
 	Parked int `json:"parked"`
 }
 
@@ -79,7 +80,7 @@ func readBacklog(ctx context.Context, q querier, d Dialect, prefix string) (Back
 	}
 	// Each part reads one of the partial indexes (pending rows, parked rows).
 	query := "SELECT COUNT(*), COUNT(*) FILTER (WHERE last_error IS NOT NULL), " + oldest +
-		", (SELECT COUNT(*) FROM " + t + " WHERE parked_at IS NOT NULL)" +
+		", (SELECT COUNT(*) FROM " + t + " WHERE parked_at IS NOT NULL AND sent_at IS NULL)" +
 		" FROM " + t + " WHERE sent_at IS NULL AND parked_at IS NULL"
 	var (
 		b                      Backlog

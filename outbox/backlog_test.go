@@ -84,3 +84,36 @@ func TestReadBacklogValidatesOptions(t *testing.T) {
 		t.Error("ReadBacklog accepted a nil db")
 	}
 }
+
+// A row both sent and parked (a relay of an older version could leave one) is
+// neither counted nor replayed: it was published.
+func TestSentParkedRowIsIgnored(t *testing.T) {
+	for _, be := range []backend{sqlite, pgSQL} {
+		t.Run(be.name, func(t *testing.T) {
+			e := newEnv(t, be)
+			sent, parked := event(t, e.bus, "o-1", 0), event(t, e.bus, "o-2", 0)
+			e.commit(sent, parked)
+			now := "now()"
+			if be.dialect == outbox.SQLite {
+				now = fmt.Sprint(time.Now().UnixMilli())
+			}
+			q := "UPDATE " + e.prefix + "outbox SET parked_at = " + now + ", parked_reason = 'unroutable'"
+			if _, err := e.db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+			q = "UPDATE " + e.prefix + "outbox SET sent_at = " + now + " WHERE event_id = $1"
+			if _, err := e.db.ExecContext(ctx, q, sent.ID); err != nil {
+				t.Fatal(err)
+			}
+			if b := e.backlog(); b != (outbox.Backlog{Parked: 1}) {
+				t.Errorf("backlog %+v, want 1 parked (the unsent one)", b)
+			}
+			if n := e.replay(outbox.ParkedFilter{}); n != 1 {
+				t.Errorf("ReplayParked = %d, want 1 (the unsent one)", n)
+			}
+			if st := e.row(sent.ID); !st.sent {
+				t.Errorf("row of the sent event: %+v, want sent", st)
+			}
+		})
+	}
+}

@@ -107,15 +107,16 @@
 // LOCKED cannot reorder a key: a relay that skips a locked head does not move on to
 // the next row of the same key, because that row is not a head while the locked
 // one is unsent. Claimed rows get claimed_by and claimed_until (now + [RelayOptions.Lease])
-// and are published in seq order, in as few calls to the publisher as hold at most
-// one row of each key (the first row of every key in one call, then the second,
-// ...: a publisher may publish one call's messages in parallel, as RabbitMQ's
-// does); after an error they are published again one by one, to find the failing
-// row, skipping the rest of its key but going on with the other keys (unless a
-// second row fails: the broker is down, most likely). The rows published are
-// marked sent; the failing row waits for its backoff (claimed_until in the
-// future), which holds back the rest of its key, or is parked; the rest of the
-// batch is released. A relay
+// and are published in seq order, in calls to the publisher that hold at most
+// one row of each key and rows of one event type (the first row of every key, by
+// type, then the second, ...: a publisher may publish one call's messages in
+// parallel, as RabbitMQ's does). The rows of a call that succeeded are sent; after
+// a call fails its rows are published again one by one, to find the failing ones.
+// A row reported unroutable is parked and the batch goes on; the first row that
+// fails otherwise waits for its backoff (claimed_until in the future), which holds
+// back the rest of its key, or is parked, and the other keys go on, unless a
+// second row fails (the broker is down, most likely). The rows published are
+// marked sent; the rest of the batch is released. A relay
 // stops publishing a batch when four fifths of the lease are over, and a relay that
 // dies leaves rows that another relay claims when the lease ends. So any number of
 // relays can run, and together they publish every row.

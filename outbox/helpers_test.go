@@ -276,6 +276,10 @@ type recorder struct {
 	// reverse publishes the messages of one call last to first, as a publisher
 	// that publishes them in parallel (RabbitMQ's) may.
 	reverse bool
+	// partial publishes the routable messages of a call even when some are
+	// unroutable, and then returns bus.ErrUnroutable for the call, as RabbitMQ's
+	// transport does (the memory transport publishes nothing of such a call).
+	partial bool
 
 	mu         sync.Mutex
 	inflight   map[string]bool
@@ -305,7 +309,10 @@ func (r *recorder) Publish(ctx context.Context, msgs ...bus.Message) error {
 	if r.failNext > 0 {
 		r.failNext--
 	}
-	var unroutable []string
+	var (
+		unroutable []string
+		routable   []bus.Message
+	)
 	for _, m := range msgs {
 		r.tried[m.ID]++
 		if r.reject[m.ID] {
@@ -313,6 +320,8 @@ func (r *recorder) Publish(ctx context.Context, msgs ...bus.Message) error {
 		}
 		if r.unbound[m.Type] {
 			unroutable = append(unroutable, m.Type)
+		} else {
+			routable = append(routable, m)
 		}
 	}
 	if fail {
@@ -320,11 +329,16 @@ func (r *recorder) Publish(ctx context.Context, msgs ...bus.Message) error {
 		r.mu.Unlock()
 		return errBrokerDown
 	}
+	var errUnroutable error
 	if len(unroutable) > 0 {
-		// Like the memory transport: nothing of the call is published.
 		r.failures++
-		r.mu.Unlock()
-		return fmt.Errorf("test broker: publish %v: %w", unroutable, bus.ErrUnroutable)
+		errUnroutable = fmt.Errorf("test broker: publish %v: %w", unroutable, bus.ErrUnroutable)
+		if !r.partial || len(routable) == 0 {
+			// Like the memory transport: nothing of the call is published.
+			r.mu.Unlock()
+			return errUnroutable
+		}
+		msgs = routable // like RabbitMQ: the others are published and confirmed
 	}
 	for _, m := range msgs {
 		if r.inflight[m.ID] {
@@ -354,6 +368,9 @@ func (r *recorder) Publish(ctx context.Context, msgs ...bus.Message) error {
 			r.published = append(r.published, m)
 			r.count[m.ID]++
 		}
+	}
+	if err == nil {
+		err = errUnroutable
 	}
 	return err
 }
@@ -396,6 +413,13 @@ func (r *recorder) distinct() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.count)
+}
+
+// total returns the number of publications, repeats included.
+func (r *recorder) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.published)
 }
 
 func (r *recorder) snapshot() (published []bus.Message, count map[string]int, concurrent []string) {

@@ -41,14 +41,18 @@ type ParkedFilter struct {
 	Type string
 	// Reason selects the rows parked for one reason.
 	Reason ParkReason
-	// IDs selects the rows of these event IDs.
+	// IDs, if not nil, selects the rows of these event IDs. An empty, non-nil
+	// slice selects none: ReplayParked then puts back nothing.
 	IDs []string
 }
 
 // ReplayParked puts the parked rows that f selects back in the outbox described
-// by opts in db (PostgreSQL or SQLite), to be published like new ones: at their
-// old place in the order of their key, with their attempts counted from zero
-// (their last error is kept until they are sent). It returns how many rows it
+// by opts in db (PostgreSQL or SQLite), to be published like new ones, with
+// their attempts counted from zero (their last error is kept until they are
+// sent). Parking gave up their place in the order of their key: a replayed row is
+// published after the rows of its key that went out while it was parked, though
+// before those still waiting behind it. Parked rows that were sent all the same
+// (by a relay of an older version) are left alone. It returns how many rows it
 // put back. Call it once what made the rows fail is fixed: a subscription now
 // bound to their type, the broker's limits raised. On PostgreSQL it wakes the
 // relays (NOTIFY); on SQLite the relay finds the rows at its next poll, or at
@@ -84,6 +88,9 @@ func ReplayParkedPgx(ctx context.Context, pool *pgxpool.Pool, opts Options, f Pa
 
 func replayParked(ctx context.Context, db sqldb.DB, d Dialect, prefix string, f ParkedFilter) (int, error) {
 	t := prefix + "outbox"
+	if f.IDs != nil && len(f.IDs) == 0 {
+		return 0, nil // an empty selection selects none
+	}
 	ids := f.IDs
 	if ids == nil {
 		ids = []string{}

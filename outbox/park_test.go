@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,6 +89,15 @@ func (l *parkLog) add(p outbox.Parked) {
 	l.mu.Unlock()
 }
 
+// wait waits until OnPark was called n times: the relay calls it at the end of
+// the cycle, after the rows are recorded parked.
+func (l *parkLog) wait(t testing.TB, n int) []outbox.Parked {
+	t.Helper()
+	eventually(t, 5*time.Second, func() bool { return len(l.all()) >= n },
+		func() string { return fmt.Sprintf("OnPark called %d times, want %d", len(l.all()), n) })
+	return l.all()
+}
+
 func (l *parkLog) all() []outbox.Parked {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -128,7 +138,7 @@ func TestUnroutableEventIsParked(t *testing.T) {
 				t.Errorf("row of the unroutable event: %+v; want parked, unsent, reason %q, 1 attempt, last error %q",
 					st, outbox.ParkUnroutable, bus.ErrUnroutable)
 			}
-			ps := parks.all()
+			ps := parks.wait(t, 1)
 			if len(ps) != 1 {
 				t.Fatalf("OnPark called %d times (%+v), want once", len(ps), ps)
 			}
@@ -192,7 +202,7 @@ func TestMaxAttemptsParks(t *testing.T) {
 			if n := rec.triedWith(poison.ID); n < 3 {
 				t.Errorf("the failing event was tried %d times before it was parked, want at least 3", n)
 			}
-			if ps := parks.all(); len(ps) != 1 || ps[0].Reason != outbox.ParkMaxAttempts || ps[0].Attempts != 3 || !errors.Is(ps[0].Err, errBrokerDown) {
+			if ps := parks.wait(t, 1); len(ps) != 1 || ps[0].Reason != outbox.ParkMaxAttempts || ps[0].Attempts != 3 || !errors.Is(ps[0].Err, errBrokerDown) {
 				t.Errorf("OnPark calls %+v, want one for max-attempts after 3 attempts with the broker's error", ps)
 			}
 			tried := rec.triedWith(poison.ID)
@@ -207,7 +217,7 @@ func TestMaxAttemptsParks(t *testing.T) {
 }
 
 // ReplayParked puts back what its filter selects: by reason, by ID, by type, all
-// of them together.
+// of them together; an empty, non-nil list of IDs selects none.
 func TestReplayParkedSelects(t *testing.T) {
 	for _, be := range []backend{sqlite, pgSQL, pgPgx} {
 		t.Run(be.name, func(t *testing.T) {
@@ -217,7 +227,12 @@ func TestReplayParkedSelects(t *testing.T) {
 			c1, c2 := cancelledEvent(t, e.bus, "o-1"), cancelledEvent(t, e.bus, "o-2")
 			p := event(t, e.bus, "o-3", 0)
 			rec.reject[p.ID] = true
-			r := e.relay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, MaxAttempts: 1})
+			r := e.newRelay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, MaxAttempts: 1})
+			var idle atomic.Int64
+			outbox.SetIdleHook(r, func() { idle.Add(1) })
+			if err := r.Start(ctx); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
 			e.commit(c1, c2, p)
 			e.waitBacklog(outbox.Backlog{Parked: 3})
 
@@ -231,13 +246,27 @@ func TestReplayParkedSelects(t *testing.T) {
 			}{
 				{outbox.ParkedFilter{Type: orderCancelled, Reason: outbox.ParkMaxAttempts}, nil},
 				{outbox.ParkedFilter{IDs: []string{"no-such-event"}}, nil},
+				{outbox.ParkedFilter{IDs: []string{}}, nil},
 				{outbox.ParkedFilter{Reason: outbox.ParkMaxAttempts}, []string{p.ID}},
 				{outbox.ParkedFilter{IDs: []string{c2.ID, p.ID}}, []string{c2.ID}},
 				{outbox.ParkedFilter{}, []string{c1.ID}},
 			} {
-				before := rec.distinct()
+				before, total := rec.distinct(), rec.total()
 				if n := e.replay(step.f); n != len(step.want) {
 					t.Fatalf("ReplayParked(%+v) = %d, want %d", step.f, n, len(step.want))
+				}
+				if len(step.want) == 0 {
+					// Two idle cycles after the replay: the second began after it,
+					// and found nothing to publish.
+					idle0 := idle.Load()
+					r.Notify()
+					eventually(t, 5*time.Second, func() bool { return idle.Load() >= idle0+2 },
+						func() string { return "the relay did not complete two idle cycles" })
+					if d, n := rec.distinct(), rec.total(); d != before || n != total {
+						t.Errorf("after ReplayParked(%+v): %d publications of %d events, want %d of %d",
+							step.f, n, d, total, before)
+					}
+					continue
 				}
 				r.Notify()
 				rec.waitFor(t, before+len(step.want), 5*time.Second)
@@ -249,6 +278,67 @@ func TestReplayParkedSelects(t *testing.T) {
 				}
 			}
 			e.waitBacklog(outbox.Backlog{})
+		})
+	}
+}
+
+// A publisher that, like RabbitMQ's transport, publishes the routable messages
+// of a call and returns bus.ErrUnroutable for the call if some were unroutable:
+// each routable event is published once, and every unroutable one is parked in
+// the cycle that first tried it, without holding back the others.
+func TestPartiallyUnroutableCallPublishesOnce(t *testing.T) {
+	for _, be := range allBackends {
+		t.Run(be.name, func(t *testing.T) {
+			e := newEnv(t, be)
+			rec := newRecorder()
+			rec.partial = true
+			rec.setUnbound(orderCancelled, true)
+			var (
+				msgs       []bus.Message
+				routable   []string
+				unroutable []string
+			)
+			for i := range 10 {
+				order := fmt.Sprintf("o-%d", i)
+				placed0, cancelled, placed1 := event(t, e.bus, order, 0), cancelledEvent(t, e.bus, order), event(t, e.bus, order, 1)
+				// The unroutable event first, second or last of its key: each call
+				// of the relay mixes both kinds.
+				msgs = append(msgs, slices.Insert([]bus.Message{placed0, placed1}, i%3, cancelled)...)
+				routable = append(routable, placed0.ID, placed1.ID)
+				unroutable = append(unroutable, cancelled.ID)
+			}
+			e.commit(msgs...)
+			var parks parkLog
+			e.relay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, OnPark: parks.add})
+			rec.waitFor(t, len(routable), 5*time.Second)
+			e.waitBacklog(outbox.Backlog{Parked: len(unroutable)})
+
+			published, count, _ := rec.snapshot()
+			for _, id := range routable {
+				if count[id] != 1 {
+					t.Errorf("routable event %s published %d times, want 1", id, count[id])
+				}
+			}
+			for _, id := range unroutable {
+				if count[id] != 0 {
+					t.Errorf("unroutable event %s published %d times, want 0", id, count[id])
+				}
+				// Once in its batch's call, once alone to tell it from the others.
+				if n := rec.triedWith(id); n > 2 {
+					t.Errorf("unroutable event %s tried in %d calls, want at most 2", id, n)
+				}
+				if st := e.row(id); !st.parked || st.sent || st.reason != string(outbox.ParkUnroutable) || st.attempts != 1 {
+					t.Errorf("row of unroutable event %s: %+v; want parked as unroutable after 1 attempt", id, st)
+				}
+			}
+			if ps := parks.wait(t, len(unroutable)); len(ps) != len(unroutable) {
+				t.Errorf("OnPark called %d times, want %d", len(ps), len(unroutable))
+			}
+			want := map[string]int{}
+			for i := range 10 {
+				want[fmt.Sprintf("o-%d", i)] = 2
+			}
+			checkOrder(t, published, want)
 		})
 	}
 }
@@ -383,7 +473,7 @@ func TestUnboundTypeOnRabbitMQIsParked(t *testing.T) {
 	if !st.parked || st.reason != string(outbox.ParkUnroutable) || !strings.Contains(st.lastError, bus.ErrUnroutable.Error()) {
 		t.Errorf("row of the unbound event: %+v; want parked as %q with RabbitMQ's ErrUnroutable", st, outbox.ParkUnroutable)
 	}
-	if ps := parks.all(); len(ps) != 1 || ps[0].ID != cancelled.ID || !errors.Is(ps[0].Err, bus.ErrUnroutable) {
+	if ps := parks.wait(t, 1); len(ps) != 1 || ps[0].ID != cancelled.ID || !errors.Is(ps[0].Err, bus.ErrUnroutable) {
 		t.Errorf("OnPark calls %+v, want one for %s with an ErrUnroutable", ps, cancelled.ID)
 	}
 }

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,8 +24,9 @@ import (
 // Publisher is where a relay publishes: a [bus.Transport] (pass the transport of
 // your [bus.Bus]). Publish must return only once the broker has confirmed every
 // message, or an error; an error that matches [bus.ErrUnroutable] parks the row
-// (see [ParkUnroutable]). It may publish the messages of one call in any order:
-// the relay never passes two messages of one ordering key in one call.
+// (see [ParkUnroutable]). It may publish the messages of one call in any order,
+// and after an error some of them may have been confirmed: the relay never passes
+// two messages of one ordering key, or of two event types, in one call.
 type Publisher interface {
 	Publish(ctx context.Context, msgs ...bus.Message) error
 }
@@ -70,11 +73,16 @@ type RelayOptions struct {
 	// died holding it counts as one) after which the relay parks it (reason
 	// [ParkMaxAttempts]) instead of trying again: it keeps
 	// its last error, is counted in [Backlog.Parked], holds back nothing, and waits
-	// for [ReplayParked]. Zero means no limit: a row is retried for as long as it
-	// fails, since a broker that is down fails every row and parking them all would
-	// only move the outage to an operator. A row that the publisher reports
-	// unroutable ([bus.ErrUnroutable]) is parked at its first failure, whatever
-	// MaxAttempts says.
+	// for [ReplayParked]. Every failed publication counts, whatever its cause,
+	// broker outages included: the relay cannot tell a message the broker refuses
+	// from a broker that is down, so with a small MaxAttempts an outage that lasts
+	// parks rows, one after another (each failed batch counts a failure against the
+	// first row it tried), and they then wait for an operator. Zero means no
+	// limit: a row is retried for as long as it fails, since a broker that is down
+	// fails every row and parking them all would only move the outage to an
+	// operator. A row that the publisher reports unroutable ([bus.ErrUnroutable])
+	// is parked at its first failure, whatever MaxAttempts says; that failure does
+	// not stop the batch.
 	MaxAttempts int
 	// OnPark, if set, is called for each row the relay parks, after it is
 	// recorded, on the relay's goroutine and with no lock held: count them, alert.
@@ -472,58 +480,67 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 	if r.lock != nil {
 		deadline = r.lock.deadline()
 	}
-	sent, failed, perr := r.publish(ctx, batch, deadline)
+	res := r.publish(ctx, batch, deadline)
+	sent := res.sent
 
 	// Record the outcome even when ctx was cancelled by Close: a row published and
 	// not marked would be published again.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancel()
 	seqs := make([]int64, len(sent))
-	published := make(map[int64]bool, len(sent))
+	done := make(map[int64]bool, len(batch))
 	for i, rw := range sent {
 		seqs[i] = rw.seq
-		published[rw.seq] = true
+		done[rw.seq] = true
 	}
 	marked, merr := r.store.markSent(sctx, seqs)
 	if merr == nil && marked < int64(len(seqs)) {
 		r.log.Warn("outbox: lease ran out before rows were marked sent; another relay may publish them again",
 			"published", len(seqs), "marked", marked)
 	}
-	var (
-		rest   []int64
-		parked []Parked
-	)
-	for _, rw := range batch {
-		if published[rw.seq] {
-			continue
+	var parked []Parked
+	// attemptsOf returns the failed publications of rw, this one included.
+	attemptsOf := func(rw row) int {
+		if r.dialect == SQLite {
+			return rw.attempts + 1 // counted by fail or park
 		}
-		if failed != nil && rw.seq == failed.seq && ctx.Err() == nil {
-			attempts := rw.attempts // counted at the claim on PostgreSQL
-			if r.dialect == SQLite {
-				attempts++ // counted by fail or park
-			}
-			if reason, ok := r.parkReason(perr, attempts); ok {
-				p := Parked{ID: rw.msg.ID, Type: rw.msg.Type, Key: rw.msg.Key, Reason: reason, Attempts: attempts, Err: perr}
-				done, err := r.store.park(sctx, rw.seq, reason, perr)
-				switch {
-				case err != nil:
-					merr = errors.Join(merr, err)
-				case done:
-					r.log.Warn("outbox: event parked; it is not published until replayed", "id", p.ID, "type", p.Type,
-						"key", p.Key, "reason", p.Reason, "attempts", p.Attempts, "err", perr)
-					parked = append(parked, p)
-				}
-				continue
-			}
+		return rw.attempts // counted at the claim on PostgreSQL
+	}
+	park := func(rw row, reason ParkReason, attempts int, perr error) {
+		done[rw.seq] = true
+		p := Parked{ID: rw.msg.ID, Type: rw.msg.Type, Key: rw.msg.Key, Reason: reason, Attempts: attempts, Err: perr}
+		ok, err := r.store.park(sctx, rw.seq, reason, perr)
+		switch {
+		case err != nil:
+			merr = errors.Join(merr, err)
+		case ok:
+			r.log.Warn("outbox: event parked; it is not published until replayed", "id", p.ID, "type", p.Type,
+				"key", p.Key, "reason", p.Reason, "attempts", p.Attempts, "err", perr)
+			parked = append(parked, p)
+		}
+	}
+	for i, rw := range res.unroutable {
+		park(rw, ParkUnroutable, attemptsOf(rw), res.unrErrs[i])
+	}
+	if rw := res.failed; rw != nil {
+		attempts, perr := attemptsOf(*rw), res.failedErr
+		if reason, ok := r.parkReason(perr, attempts); ok {
+			park(*rw, reason, attempts, perr)
+		} else {
+			done[rw.seq] = true
 			delay := r.opts.Backoff.Delay(attempts, 0)
 			r.log.Warn("outbox: publish failed; will retry", "id", rw.msg.ID, "type", rw.msg.Type,
 				"attempts", attempts, "retry_in", delay, "err", perr)
 			if err := r.store.fail(sctx, rw.seq, delay, perr); err != nil {
 				merr = errors.Join(merr, err)
 			}
-			continue
 		}
-		rest = append(rest, rw.seq)
+	}
+	var rest []int64
+	for _, rw := range batch {
+		if !done[rw.seq] {
+			rest = append(rest, rw.seq)
+		}
 	}
 	if err := r.store.release(sctx, rest); err != nil {
 		merr = errors.Join(merr, err)
@@ -536,8 +553,8 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 	if merr != nil {
 		return len(sent) + len(parked), fmt.Errorf("outbox: recording a batch: %w", merr)
 	}
-	if len(sent) == 0 && len(parked) == 0 && perr != nil && len(batch) > 1 {
-		return 0, fmt.Errorf("outbox: publish: %w", perr)
+	if len(sent) == 0 && len(parked) == 0 && res.err != nil && len(batch) > 1 {
+		return 0, fmt.Errorf("outbox: publish: %w", res.err)
 	}
 	return len(sent) + len(parked), nil
 }
@@ -554,14 +571,34 @@ func (r *Relay) parkReason(err error, attempts int) (ParkReason, bool) {
 	return "", false
 }
 
-// publish publishes batch in order, in waves: the first row of every key (and
-// every row with no key) in one call, then the second of every key, and so on,
-// since a publisher may publish the messages of one call in parallel (RabbitMQ
-// does). After an error it publishes the batch again one by one, stopping at the
-// first failure of a key (whose later rows wait) and at the second failure; it
-// also stops at deadline. It returns the rows published, in seq order, and the
-// row that failed first with its error, if any.
-func (r *Relay) publish(ctx context.Context, batch []row, deadline time.Time) (sent []row, failed *row, err error) {
+// published is what [Relay.publish] did with a batch.
+type published struct {
+	sent       []row   // confirmed, in seq order: to mark sent
+	unroutable []row   // reported unroutable, in seq order: to park
+	unrErrs    []error // the error of each row of unroutable
+	failed     *row    // the first row that failed otherwise: it waits, or is parked
+	failedErr  error   // failed's error
+	err        error   // the last error of a call, if any
+}
+
+// publish publishes batch in order, in calls that hold at most one row of each
+// ordering key, and rows of one event type only (see [calls]): a publisher may
+// publish the messages of one call in parallel (RabbitMQ does). The rows of a call
+// that succeeded are sent, never tried again. After a call of several rows fails,
+// some of them may have been confirmed (RabbitMQ publishes the routable ones of a
+// call that returns [bus.ErrUnroutable]): its rows are published again one by
+// one, to tell which failed. A repeat carries the same event ID, which duplicate
+// detection absorbs; since unroutability follows the event type, which a call
+// holds one of, a call that fails only because its type is unroutable publishes
+// nothing, and its rows are not repeated.
+//
+// A row reported unroutable is to be parked: that gives up its place in its key,
+// so the later rows of its key go on. The first row that fails otherwise waits
+// (or is parked for MaxAttempts) and so do the later rows of its key; the other
+// keys go on, unless a second row fails otherwise (the broker, most likely, rather
+// than one message): then publish stops. It also stops at deadline, and when ctx
+// ends (closing), then without judging the call that was cut short.
+func (r *Relay) publish(ctx context.Context, batch []row, deadline time.Time) (res published) {
 	call := func(msgs ...bus.Message) error {
 		d := time.Now().Add(r.opts.PublishTimeout)
 		if deadline.Before(d) {
@@ -571,69 +608,84 @@ func (r *Relay) publish(ctx context.Context, batch []row, deadline time.Time) (s
 		defer cancel()
 		return r.pub.Publish(pctx, msgs...)
 	}
-	waves, wave := waves(batch)
-	// upTo returns the rows of the waves before w.
-	upTo := func(w int) []row {
-		var rs []row
-		for j := range batch {
-			if wave[j] < w {
-				rs = append(rs, batch[j])
+	live := func() bool { return ctx.Err() == nil && time.Now().Before(deadline) }
+	waiting := map[string]bool{} // keys whose row failed and waits
+	// settle records that rw, published alone, returned err, and says whether to
+	// go on.
+	settle := func(rw *row, err error) bool {
+		if err != nil {
+			res.err = err
+		}
+		switch {
+		case err == nil:
+			res.sent = append(res.sent, *rw)
+		case ctx.Err() != nil:
+			return false // closing: the error may be the cancellation's
+		case errors.Is(err, bus.ErrUnroutable):
+			res.unroutable = append(res.unroutable, *rw)
+			res.unrErrs = append(res.unrErrs, err)
+		case res.failed != nil:
+			return false // a second failure
+		default:
+			res.failed, res.failedErr = rw, err
+			if rw.msg.Key != "" {
+				waiting[rw.msg.Key] = true
 			}
 		}
-		return rs
+		return true
 	}
-	for w, msgs := range waves {
-		if ctx.Err() != nil || !time.Now().Before(deadline) {
-			return upTo(w), nil, nil
-		}
-		if err = call(msgs...); err != nil {
-			if ctx.Err() != nil {
-				return upTo(w), nil, err // closing: no time to look for the failing row
+	defer func() {
+		bySeq := func(a, b row) int { return cmp.Compare(a.seq, b.seq) }
+		slices.SortFunc(res.sent, bySeq)
+	}()
+	for _, c := range calls(batch) {
+		rows := make([]*row, 0, len(c))
+		msgs := make([]bus.Message, 0, len(c))
+		for _, j := range c {
+			if rw := &batch[j]; rw.msg.Key == "" || !waiting[rw.msg.Key] {
+				rows = append(rows, rw)
+				msgs = append(msgs, rw.msg)
 			}
-			break
 		}
-	}
-	if err == nil {
-		return batch, nil, nil
-	}
-	if len(batch) == 1 {
-		return nil, &batch[0], err
-	}
-	// Some may have been confirmed: publish them again, one by one, to find the
-	// failing one. A repeat carries the same event ID, which duplicate detection
-	// absorbs. The rows of the failing row's key after it wait; the other keys go
-	// on, unless a second row fails too (the broker, most likely, rather than one
-	// message).
-	sent = make([]row, 0, len(batch))
-	var firstErr error
-	for i := range batch {
-		rw := &batch[i]
-		if failed != nil && rw.msg.Key != "" && rw.msg.Key == failed.msg.Key {
+		if len(rows) == 0 {
 			continue
 		}
-		if ctx.Err() != nil || !time.Now().Before(deadline) {
-			break
+		if !live() {
+			return res
 		}
-		if err := call(rw.msg); err != nil {
-			if failed != nil {
-				break
+		err := call(msgs...)
+		if err == nil {
+			for _, rw := range rows {
+				res.sent = append(res.sent, *rw)
 			}
-			failed, firstErr = rw, err
 			continue
 		}
-		sent = append(sent, *rw)
+		if len(rows) == 1 {
+			if !settle(rows[0], err) {
+				return res
+			}
+			continue
+		}
+		res.err = err
+		if ctx.Err() != nil {
+			return res // closing: no time to look for the failing rows
+		}
+		for _, rw := range rows {
+			if !live() || !settle(rw, call(rw.msg)) {
+				return res
+			}
+		}
 	}
-	if failed == nil && len(sent) < len(batch) {
-		return sent, nil, err // stopped at the deadline: the error of the waves
-	}
-	return sent, failed, firstErr
+	return res
 }
 
-// waves splits batch (in seq order) into calls that hold at most one row of each
-// ordering key: wave i holds the i-th row of every key, in seq order, and wave 0
-// also the rows without a key. wave[j] is the wave of batch[j].
-func waves(batch []row) (waves [][]bus.Message, wave []int) {
-	wave = make([]int, len(batch))
+// calls splits batch (in seq order) into the calls that publish it, as lists of
+// indexes in batch: each holds at most one row of each ordering key, and rows of
+// one event type. They come in waves: wave i holds the i-th row of every key, in
+// seq order, and wave 0 also the rows without a key; each wave is split by event
+// type, in the order of the type's first row in the wave.
+func calls(batch []row) [][]int {
+	wave := make([]int, len(batch))
 	seen := map[string]int{}
 	n := 1
 	for j, rw := range batch {
@@ -643,11 +695,25 @@ func waves(batch []row) (waves [][]bus.Message, wave []int) {
 			n = max(n, wave[j]+1)
 		}
 	}
-	waves = make([][]bus.Message, n)
-	for j, rw := range batch {
-		waves[wave[j]] = append(waves[wave[j]], rw.msg)
+	waves := make([][]int, n)
+	for j := range batch {
+		waves[wave[j]] = append(waves[wave[j]], j)
 	}
-	return waves, wave
+	var out [][]int
+	for _, w := range waves {
+		byType := map[string]int{} // type -> index in out
+		for _, j := range w {
+			typ := batch[j].msg.Type
+			k, ok := byType[typ]
+			if !ok {
+				k = len(out)
+				byType[typ] = k
+				out = append(out, nil)
+			}
+			out[k] = append(out[k], j)
+		}
+	}
+	return out
 }
 
 // cleanup deletes sent rows older than the retention, a batch at a time.
