@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -59,8 +60,13 @@ type ClientCredentialsConfig struct {
 //
 // ClientCredentials is safe for concurrent use.
 type ClientCredentials struct {
-	secret   SecretSource
-	conf     clientcredentials.Config // without the secret, loaded for each request
+	secret SecretSource
+	// confMu guards conf.ClientSecret, which holds the secret loaded for a token
+	// request only while that request runs. conf is shared by every request, never
+	// copied: it remembers the auth style it detected (AuthStyle zero), and a copy
+	// would detect it again, sending rejected requests to the token endpoint.
+	confMu   sync.Mutex
+	conf     *clientcredentials.Config
 	client   *http.Client
 	tokenURL string // for errors: no query, no user information
 	cache    tokenCache
@@ -88,7 +94,7 @@ func NewClientCredentials(cfg ClientCredentialsConfig) (*ClientCredentials, erro
 	}
 	c := &ClientCredentials{
 		secret: cfg.ClientSecret,
-		conf: clientcredentials.Config{
+		conf: &clientcredentials.Config{
 			ClientID:       cfg.ClientID,
 			TokenURL:       cfg.TokenURL,
 			Scopes:         append([]string(nil), cfg.Scopes...),
@@ -111,9 +117,13 @@ func (c *ClientCredentials) fetch(ctx context.Context) (*oauth2.Token, error) {
 	if c.client != nil {
 		ctx = context.WithValue(ctx, oauth2.HTTPClient, c.client)
 	}
-	conf := c.conf
-	conf.ClientSecret = secret.Reveal()
-	tok, err := conf.Token(ctx)
+	// The token cache already runs one fetch at a time; the lock keeps conf's
+	// secret consistent even if that changes.
+	c.confMu.Lock()
+	c.conf.ClientSecret = secret.Reveal()
+	tok, err := c.conf.Token(ctx)
+	c.conf.ClientSecret = ""
+	c.confMu.Unlock()
 	if err != nil {
 		return nil, &TokenFetchError{TokenURL: c.tokenURL, Err: redactURLError(err, c.tokenURL)}
 	}

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -394,5 +395,105 @@ func TestClientCredentialsFetchErrorRedactsURL(t *testing.T) {
 		if strings.Contains(err.Error(), s) {
 			t.Errorf("Token() error %q holds the secret %q", err, s)
 		}
+	}
+}
+
+// formOnlyTokenServer is a token endpoint that takes the client credentials in
+// the form body only and refuses HTTP Basic with invalid_client, as some
+// identity providers do. It counts requests and refusals.
+type formOnlyTokenServer struct {
+	*httptest.Server
+	secret   atomic.Value // string: the secret it accepts
+	requests atomic.Int32
+	refused  atomic.Int32
+	issued   atomic.Int32
+}
+
+func newFormOnlyTokenServer(t *testing.T, secret string) *formOnlyTokenServer {
+	t.Helper()
+	s := &formOnlyTokenServer{}
+	s.secret.Store(secret)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		refuse := func() {
+			s.refused.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":"invalid_client"}`)
+		}
+		if _, _, basic := r.BasicAuth(); basic || r.ParseForm() != nil {
+			refuse()
+			return
+		}
+		if r.PostForm.Get("client_id") != testClientID || r.PostForm.Get("client_secret") != s.secret.Load().(string) {
+			refuse()
+			return
+		}
+		n := s.issued.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"token-%d","token_type":"Bearer","expires_in":3600}`, n)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TestClientCredentialsDetectsAuthStyleOnce: with the auth style left to
+// detection, a token endpoint that refuses HTTP Basic sees one refused request,
+// for the first token only; every later token (refreshes, a rotated secret)
+// takes one request with the credentials in the form body.
+func TestClientCredentialsDetectsAuthStyleOnce(t *testing.T) {
+	checkLeaks(t)
+	srv := newFormOnlyTokenServer(t, "first-client-secret")
+	t.Setenv("RAMPART_TEST_CLIENT_SECRET", "first-client-secret")
+	c, err := NewClientCredentials(ClientCredentialsConfig{
+		TokenURL:     srv.URL + "/token",
+		ClientID:     testClientID,
+		ClientSecret: EnvSecret("RAMPART_TEST_CLIENT_SECRET"),
+		HTTPClient:   srv.Client(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	fetch := func() string {
+		t.Helper()
+		tok, err := c.Token(ctx)
+		if err != nil {
+			t.Fatalf("Token() = %v", err)
+		}
+		// Force the next call to fetch a new token, as a 401 from the API does.
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		c.Invalidate(r)
+		return tok.AccessToken
+	}
+
+	const n = 3
+	for range n {
+		fetch()
+	}
+	// The first fetch detects the style: Basic refused, then the form body.
+	if got, want := srv.requests.Load(), int32(n+1); got != want {
+		t.Errorf("%d fetches made %d requests to the token endpoint, want %d", n, got, want)
+	}
+	if got := srv.refused.Load(); got != 1 {
+		t.Errorf("%d fetches had %d requests refused, want 1 (the first detection)", n, got)
+	}
+
+	// The secret rotates: the next fetch uses the new one, still in the form body.
+	srv.secret.Store("second-client-secret")
+	t.Setenv("RAMPART_TEST_CLIENT_SECRET", "second-client-secret")
+	before := srv.issued.Load()
+	for range n {
+		fetch()
+	}
+	if got := srv.issued.Load() - before; got != n {
+		t.Errorf("after the rotation %d fetches got %d tokens, want %d", n, got, n)
+	}
+	if got, want := srv.requests.Load(), int32(2*n+1); got != want {
+		t.Errorf("%d fetches made %d requests to the token endpoint, want %d", 2*n, got, want)
+	}
+	if got := srv.refused.Load(); got != 1 {
+		t.Errorf("%d fetches had %d requests refused, want 1", 2*n, got)
 	}
 }

@@ -156,3 +156,32 @@ func TestDumpLoadsBack(t *testing.T) {
 		}
 	}
 }
+
+// TestURLRedactsConnectionStringPasswords: a URL setting that holds a database
+// connection string, libpq's key=value form or a URL with the password in its
+// query, never shows the password (String, %#v, the dump).
+func TestURLRedactsConnectionStringPasswords(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"host=db user=app password=s3cret dbname=x", "host=db user=app password=[REDACTED] dbname=x"},
+		{"host=db password = s3cret,more dbname=x", "host=db password = [REDACTED] dbname=x"},
+		{`host=db password='s3cret with \' spaces' dbname=x`, "host=db password=[REDACTED] dbname=x"},
+		{"password='s3cret unterminated", "password=[REDACTED]"},
+		{"host=db sslpassword=s3cret PASSWORD=s3cret", "host=db sslpassword=[REDACTED] PASSWORD=[REDACTED]"},
+		{"postgres://app@db/x?sslmode=disable&password=s3cret", "postgres://app@db/x?sslmode=disable&password=[REDACTED]"},
+		{"postgres://app:s3cret@db/x", "postgres://app:[REDACTED]@db/x"},
+		{"host=db user=app dbname=x", "host=db user=app dbname=x"},
+	} {
+		u := URL(tc.in)
+		if got := u.String(); got != tc.want {
+			t.Errorf("URL(%q).String() = %q, want %q", tc.in, got, tc.want)
+		}
+		for _, out := range []string{fmt.Sprint(u), fmt.Sprintf("%#v", u)} {
+			if strings.Contains(out, "s3cret") {
+				t.Errorf("URL(%q) printed as %q", tc.in, out)
+			}
+		}
+		if y, err := u.MarshalYAML(); err != nil || strings.Contains(fmt.Sprint(y), "s3cret") {
+			t.Errorf("URL(%q).MarshalYAML() = %v, %v; want it redacted", tc.in, y, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,11 +20,26 @@ func (u URL) String() string { return redactURL(string(u)) }
 // MarshalYAML writes the URL with its password redacted.
 func (u URL) MarshalYAML() (any, error) { return u.String(), nil }
 
+// keyValuePassword matches a password in a key=value connection string (libpq's
+// "host=db user=app password=s3cret", also sslpassword): the key, and the value,
+// bare up to a space or single-quoted with backslash escapes (to the end if the
+// quote is not closed).
+var keyValuePassword = regexp.MustCompile(`(?i)(^|\s)(\w*password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)`)
+
+// queryPassword matches a password in a URL's query (postgres://db/x?password=s3cret).
+var queryPassword = regexp.MustCompile(`(?i)([?&]\w*password=)[^&#]*`)
+
 // redactURL redacts the password of each comma-separated URL in s. What does not
-// parse is replaced entirely, since it might hold a password.
+// parse is replaced entirely, since it might hold a password. A string that is
+// not a URL but key=value pairs (a libpq connection string) has its password
+// values redacted.
 func redactURL(s string) string {
 	if s == "" {
 		return ""
+	}
+	if !strings.Contains(s, "://") && keyValuePassword.MatchString(s) {
+		// Not split at commas: a bare value may hold one.
+		return keyValuePassword.ReplaceAllString(s, "${1}${2}[REDACTED]")
 	}
 	parts := strings.Split(s, ",")
 	for i, p := range parts {
@@ -33,10 +49,13 @@ func redactURL(s string) string {
 			if strings.Contains(p, "@") {
 				parts[i] = "[REDACTED]"
 			}
-		case u.User != nil:
-			if _, has := u.User.Password(); has {
-				parts[i] = strings.Replace(u.Redacted(), ":xxxxx@", ":[REDACTED]@", 1)
+		default:
+			if u.User != nil {
+				if _, has := u.User.Password(); has {
+					parts[i] = strings.Replace(u.Redacted(), ":xxxxx@", ":[REDACTED]@", 1)
+				}
 			}
+			parts[i] = queryPassword.ReplaceAllString(parts[i], "${1}[REDACTED]")
 		}
 	}
 	return strings.Join(parts, ",")

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
+	"github.com/rampart-go/rampart/internal/sqldb"
 	"github.com/rampart-go/rampart/outbox"
 )
 
@@ -29,10 +32,13 @@ func (s *Store) OutboxBacklog(ctx context.Context, table string) (OutboxBacklog,
 // ParkedByReason counts the parked rows of the outbox table by reason
 // ("unroutable", "max-attempts"); a reason with no row is absent.
 func (s *Store) ParkedByReason(ctx context.Context, table string) (map[string]int, error) {
-	if _, err := s.outboxOptions(table); err != nil {
+	opts, err := s.outboxOptions(table)
+	if err != nil {
 		return nil, fmt.Errorf("store: parked outbox rows: %w", err)
 	}
-	// outboxOptions checked table: it is safe to write in the query.
+	// The table as package outbox names it, which outboxOptions checked is table:
+	// safe to write in the query.
+	table = outboxTable(opts.TablePrefix)
 	rows, err := s.db.QueryContext(ctx, "SELECT COALESCE(parked_reason, ''), COUNT(*) FROM "+table+
 		" WHERE parked_at IS NOT NULL GROUP BY parked_reason")
 	if err != nil {
@@ -68,11 +74,17 @@ func (s *Store) ReplayParked(ctx context.Context, table string, f outbox.ParkedF
 	return n, nil
 }
 
-// outboxOptions returns the outbox.Options of the outbox table.
+// outboxOptions returns the outbox.Options of the outbox table: the table
+// must be named as package outbox names its table, "<prefix>outbox" with a
+// prefix that package accepts (so not "outbox", which it would read as
+// "rampart_outbox").
 func (s *Store) outboxOptions(table string) (outbox.Options, error) {
 	prefix, ok := strings.CutSuffix(table, "outbox")
-	if !ok || !validPrefix(prefix) {
-		return outbox.Options{}, fmt.Errorf("%q is not an outbox table", table)
+	if !ok || prefix == "" {
+		return outbox.Options{}, fmt.Errorf("%q is not an outbox table: want <prefix>outbox, such as %q", table, outboxTable(""))
+	}
+	if _, err := sqldb.CheckPrefix("outbox table "+strconv.Quote(table), "prefix", prefix); err != nil {
+		return outbox.Options{}, err
 	}
 	d := outbox.SQLite
 	if s.dialect == Postgres {
@@ -81,13 +93,9 @@ func (s *Store) outboxOptions(table string) (outbox.Options, error) {
 	return outbox.Options{TablePrefix: prefix, Dialect: d}, nil
 }
 
-// validPrefix reports whether prefix is made of lower-case letters, digits and
-// underscores, so that the table's name can be written in a query.
-func validPrefix(prefix string) bool {
-	for _, c := range prefix {
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
-			return false
-		}
-	}
-	return true
+// outboxTable returns the name package outbox gives its table for the
+// TablePrefix prefix: the prefix, [outbox.DefaultTablePrefix] if empty, then
+// "outbox".
+func outboxTable(prefix string) string {
+	return cmp.Or(prefix, outbox.DefaultTablePrefix) + "outbox"
 }

@@ -2,6 +2,7 @@ package wiring
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,8 +16,10 @@ const devIssuer = "customers-dev"
 
 // verifier returns the JWT verifier of the write endpoints: with s.JWKSURL, one
 // that checks tokens against the issuer's published keys; without, a
-// development key made now, with a token signed by it that is logged and
-// written to DataDir/dev-token, so that the quick start works with curl.
+// development key made now, with a token signed by it that is written to
+// DataDir/dev-token, so that the quick start works with curl, and printed on
+// the terminal (never logged). [Settings.check] has refused an issuer
+// without a JWKS URL.
 func verifier(s Settings, log *slog.Logger) (v *auth.JWTVerifier, devToken string, err error) {
 	cfg := auth.JWTConfig{
 		Issuer:         s.JWTIssuer,
@@ -54,8 +57,26 @@ func verifier(s Settings, log *slog.Logger) (v *auth.JWTVerifier, devToken strin
 	if err := os.WriteFile(file, []byte(devToken+"\n"), 0o600); err != nil {
 		return nil, "", fmt.Errorf("customers: development token: %w", err)
 	}
+	expires := now.Add(s.DevTokenTTL).UTC().Format(time.RFC3339)
+	// The token is a credential: the logs, which may be collected and kept,
+	// name its file only; the terminal gets the token itself.
 	log.Warn("development mode: write endpoints accept tokens signed by a key made at start; set -jwks-url (CUSTOMERS_JWKS_URL) and -jwt-issuer for real tokens",
-		"token", devToken, "token_file", file, "expires", now.Add(s.DevTokenTTL).UTC().Format(time.RFC3339),
+		"token_file", file, "expires", expires,
 		"usage", "curl -H \"Authorization: Bearer $(cat "+file+")\" ...")
+	if out := devTokenOutput(s); out != nil {
+		fmt.Fprintf(out, "\ncustomers: development token (in %s, valid until %s):\n\n%s\n\n", file, expires, devToken)
+	}
 	return v, devToken, nil
+}
+
+// devTokenOutput returns where the development token is printed:
+// s.DevTokenOutput, or standard error if it is a terminal.
+func devTokenOutput(s Settings) io.Writer {
+	if s.DevTokenOutput != nil {
+		return s.DevTokenOutput
+	}
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		return os.Stderr
+	}
+	return nil
 }

@@ -72,8 +72,9 @@ func (s *Section) Validate() error {
 			bad(key, "must not be empty (leave the key out for the default)")
 		}
 	}
-	if s.DatabaseURL != "" && !strings.HasPrefix(string(s.DatabaseURL), "postgres://") && !strings.HasPrefix(string(s.DatabaseURL), "postgresql://") {
-		bad("database_url", "must be a postgres:// URL, got the scheme of %s", s.DatabaseURL)
+	if s.DatabaseURL != "" && !isPostgresURL(string(s.DatabaseURL)) {
+		// Never the value: a key=value DSN holds its password in plain sight.
+		bad("database_url", "must be a postgres:// URL (got a value without that scheme)")
 	}
 	if s.JWKSURL != "" && !strings.HasPrefix(s.JWKSURL, "https://") && !strings.HasPrefix(s.JWKSURL, "http://") {
 		bad("jwks_url", "must be an http or https URL, got %s", strconv.Quote(s.JWKSURL))
@@ -88,6 +89,11 @@ func (s *Section) Validate() error {
 		bad("log_level", "must be debug, info, warn or error, got %s", strconv.Quote(s.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// isPostgresURL reports whether dsn is a postgres:// or postgresql:// URL.
+func isPostgresURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // DefaultConfig returns the built-in configuration of the service, for the data

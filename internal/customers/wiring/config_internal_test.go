@@ -126,3 +126,28 @@ func TestBuiltInDefaultsGiveWayToABroker(t *testing.T) {
 		t.Errorf("bus = %+v, section %+v; want rabbitmq without the embedded server, the default subscriptions and addr", cfg.Bus, sec)
 	}
 }
+
+// TestDatabaseURLErrorHidesTheValue: a database_url that is not a postgres://
+// URL, such as a libpq key=value string, is refused without printing it, so
+// that its password does not reach the terminal or the logs.
+func TestDatabaseURLErrorHidesTheValue(t *testing.T) {
+	const dsn = "host=db user=app password=s3cret dbname=x"
+	sec := defaultSection()
+	sec.DatabaseURL = config.URL(dsn)
+	err := sec.Validate()
+	if err == nil || !strings.Contains(err.Error(), "database_url") || !strings.Contains(err.Error(), "postgres://") {
+		t.Fatalf("Validate() = %v; want an error about database_url", err)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("Validate() = %q; shows the password", err)
+	}
+
+	path := filepath.Join(t.TempDir(), "customers.yaml")
+	if err := os.WriteFile(path, []byte("customers:\n  database_url: \""+dsn+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Settings{ConfigFile: path, DataDir: t.TempDir()}
+	if _, _, err := s.loadConfig(); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("loading %s = %v; want an error without the password", path, err)
+	}
+}

@@ -66,7 +66,7 @@ func New(ctx context.Context, settings Settings) (_ *Server, err error) {
 	}
 	settings.applySection(section)
 	settings.normalize()
-	if err := settings.checkIssuer(); err != nil {
+	if err := settings.check(); err != nil {
 		return nil, err
 	}
 	s := &Server{settings: settings, log: settings.logger(), failed: make(chan error, 1),

@@ -50,8 +50,8 @@ type Settings struct {
 	// at start and prints a token signed with it.
 	JWKSURL string
 	// JWTIssuer and JWTAudience are the "iss" and "aud" tokens must have.
-	// Empty means "customers-dev" in development mode (JWTIssuer is required
-	// with JWKSURL) and "customers".
+	// Empty means "customers-dev" in development mode and "customers".
+	// JWTIssuer and JWKSURL go together: one without the other is an error.
 	JWTIssuer, JWTAudience string
 	// JWTScope is the scope a token needs to write. Empty means
 	// "customers:write".
@@ -74,6 +74,11 @@ type Settings struct {
 	LogLevel slog.Level
 	// LogOutput receives the logs. Nil means standard error.
 	LogOutput io.Writer
+	// DevTokenOutput receives, in development mode, the development token in
+	// plain text for the person who started the service; the logs name only
+	// the file it is written to (DataDir/dev-token). Nil means standard error
+	// if it is a terminal, else nowhere.
+	DevTokenOutput io.Writer
 	// Logger, if set, replaces LogLevel and LogOutput (wrap its handler with
 	// [ContextHandler] to get the correlation IDs).
 	Logger *slog.Logger
@@ -127,17 +132,30 @@ func ParseSettings(args []string, getenv func(string) string, out io.Writer) (Se
 		s.logLevelSet = true
 	}
 	if s.ConfigFile == "" {
-		if err := s.checkIssuer(); err != nil {
+		if err := s.check(); err != nil {
 			return s, err
 		}
 	}
 	return s, nil
 }
 
-// checkIssuer checks that a JWKS URL comes with the issuer its tokens must name.
-func (s *Settings) checkIssuer() error {
+// check checks what the settings' sources (flags, environment, file) cannot
+// check alone: that a database URL is a postgres:// URL (a flag or variable is
+// not checked by the file's section), that a JWKS URL comes with the issuer its
+// tokens must name, and that an issuer comes with the JWKS URL of its keys: a
+// configuration that names a real issuer but forgot its keys is a mistake, not
+// development mode.
+func (s *Settings) check() error {
+	if s.DatabaseURL != "" && !isPostgresURL(s.DatabaseURL) {
+		// Never the value: a key=value connection string holds its password in clear.
+		return errors.New("customers: -database (CUSTOMERS_DATABASE_URL, customers.database_url) must be a postgres:// URL (got a value without that scheme)")
+	}
 	if s.JWKSURL != "" && s.JWTIssuer == "" {
 		return errors.New("customers: -jwt-issuer (CUSTOMERS_JWT_ISSUER, customers.jwt_issuer) is required with -jwks-url")
+	}
+	if s.JWTIssuer != "" && s.JWKSURL == "" {
+		return errors.New("customers: -jwt-issuer (CUSTOMERS_JWT_ISSUER, customers.jwt_issuer) is set but -jwks-url (CUSTOMERS_JWKS_URL, customers.jwks_url) is not: " +
+			"set jwks_url to the issuer's keys, or leave both out for development mode")
 	}
 	return nil
 }
