@@ -77,8 +77,14 @@
 //
 //   - a row the publisher reports unroutable ([bus.ErrUnroutable]: RabbitMQ and
 //     the memory transport when no subscription is bound to the event's type) is
-//     parked at its first failure, reason [ParkUnroutable], since trying again
-//     fails again until someone subscribes (JetStream never reports it);
+//     parked, reason [ParkUnroutable], at its first such failure once
+//     [RelayOptions.UnroutableGrace] (one minute by default) has passed since it
+//     was added (created_at), since trying again fails again until someone
+//     subscribes (JetStream never reports it). Within the grace it is retried
+//     like any failed row, holding back its key, so that an event published
+//     before its consumers declared their queues (services starting together)
+//     is delivered in order rather than parked; a negative grace parks it at its
+//     first unroutable failure;
 //   - with [RelayOptions.MaxAttempts] set, a row that failed that many times is
 //     parked, reason [ParkMaxAttempts].
 //
@@ -88,7 +94,8 @@
 // event ID), once a subscription is bound or the cause fixed. Parking gives up
 // the order of the key for that row: it is published, if replayed, after rows
 // that followed it. Subscribe before you publish: bind the queues of a new event
-// type before the producers' relays publish it, or replay what was parked.
+// type before the producers' relays publish it (or within their grace), or
+// replay what was parked.
 //
 // To see what waits: [ReadBacklog], or SELECT * FROM rampart_outbox WHERE
 // sent_at IS NULL ORDER BY seq (parked rows have parked_at set).
@@ -112,7 +119,8 @@
 // type, then the second, ...: a publisher may publish one call's messages in
 // parallel, as RabbitMQ's does). The rows of a call that succeeded are sent; after
 // a call fails its rows are published again one by one, to find the failing ones.
-// A row reported unroutable is parked and the batch goes on; the first row that
+// A row reported unroutable is parked once its grace is over, or else waits for
+// its backoff (holding back its key), and the batch goes on; the first row that
 // fails otherwise waits for its backoff (claimed_until in the future), which holds
 // back the rest of its key, or is parked, and the other keys go on, unless a
 // second row fails (the broker is down, most likely). The rows published are

@@ -17,7 +17,8 @@ type ParkReason string
 const (
 	// ParkUnroutable: the publisher returned [bus.ErrUnroutable], no subscription
 	// is bound to the event's type (RabbitMQ's mandatory flag, the memory
-	// transport). Trying again would fail again until someone subscribes.
+	// transport), and still was after [RelayOptions.UnroutableGrace]. Trying again
+	// would fail again until someone subscribes.
 	ParkUnroutable ParkReason = "unroutable"
 	// ParkMaxAttempts: the row's publication failed [RelayOptions.MaxAttempts]
 	// times.

@@ -114,7 +114,8 @@ func (e *env) waitBacklog(want outbox.Backlog) {
 	}, func() string { return fmt.Sprintf("backlog %+v, want %+v", b, want) })
 }
 
-// An event that no subscription is bound to is parked at its first failure with
+// With a negative UnroutableGrace, an event that no subscription is bound to is
+// parked at its first failure with
 // its reason: not lost, not retried, holding back nothing behind it, visible in
 // the backlog, reported to OnPark; ReplayParked puts it back, and it is published
 // once someone subscribes.
@@ -125,7 +126,7 @@ func TestUnroutableEventIsParked(t *testing.T) {
 			rec := newRecorder()
 			rec.setUnbound(orderCancelled, true)
 			var parks parkLog
-			r := e.relay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, OnPark: parks.add})
+			r := e.relay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, OnPark: parks.add, UnroutableGrace: -1})
 
 			cancelled := cancelledEvent(t, e.bus, "o-1")
 			e.commit(event(t, e.bus, "o-1", 0), cancelled, event(t, e.bus, "o-1", 1), event(t, e.bus, "o-2", 0))
@@ -179,6 +180,111 @@ func TestUnroutableEventIsParked(t *testing.T) {
 	}
 }
 
+// Within its UnroutableGrace (the default, a minute, here), an unroutable event
+// is retried like any failed one, holding back the later rows of its key but not
+// the other keys; once a subscription is bound (a consumer that started after
+// the producer), it is published, in its key's order, and never parked.
+func TestUnroutableEventWithinGraceIsRetried(t *testing.T) {
+	for _, be := range allBackends {
+		t.Run(be.name, func(t *testing.T) {
+			e := newEnv(t, be)
+			rec := newRecorder()
+			rec.setUnbound(orderCancelled, true)
+			var parks parkLog
+			e.relay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, OnPark: parks.add})
+
+			placed0, cancelled, placed1 := event(t, e.bus, "o-1", 0), cancelledEvent(t, e.bus, "o-1"), event(t, e.bus, "o-1", 1)
+			e.commit(placed0, cancelled, placed1, event(t, e.bus, "o-2", 0))
+			// The unroutable event failed and waits, not parked; the other key went on.
+			var st rowState
+			eventually(t, 5*time.Second, func() bool {
+				st = e.row(cancelled.ID)
+				return st.attempts >= 1 && strings.Contains(st.lastError, bus.ErrUnroutable.Error())
+			}, func() string { return fmt.Sprintf("row of the unroutable event: %+v; want a failed attempt", st) })
+			rec.waitFor(t, 2, 5*time.Second)
+			if st.parked || st.sent {
+				t.Fatalf("row of the unroutable event within its grace: %+v; want neither parked nor sent", st)
+			}
+
+			// The consumer declares its queue.
+			rec.setUnbound(orderCancelled, false)
+			rec.waitFor(t, 4, 5*time.Second)
+			e.waitBacklog(outbox.Backlog{})
+			if n := rec.triedWith(cancelled.ID); n < 2 {
+				t.Errorf("the unroutable event was tried %d times, want at least 2", n)
+			}
+			published, count, _ := rec.snapshot()
+			checkOrder(t, published, map[string]int{"o-1": 2, "o-2": 1})
+			var o1 []string // the first publication of each event of o-1
+			for _, m := range published {
+				if m.Key == "o-1" && !slices.Contains(o1, m.ID) {
+					o1 = append(o1, m.ID)
+				}
+			}
+			if want := []string{placed0.ID, cancelled.ID, placed1.ID}; !slices.Equal(o1, want) {
+				t.Errorf("events of o-1 published in the order %v, want %v", o1, want)
+			}
+			if count[cancelled.ID] != 1 {
+				t.Errorf("the event was published %d times, want 1", count[cancelled.ID])
+			}
+			if st := e.row(cancelled.ID); st.parked || !st.sent || st.reason != "" {
+				t.Errorf("row of the event: %+v; want sent, never parked", st)
+			}
+			if ps := parks.all(); len(ps) != 0 {
+				t.Errorf("OnPark calls %+v, want none", ps)
+			}
+		})
+	}
+}
+
+// An event still unroutable once its UnroutableGrace is over is parked, reason
+// unroutable, after being retried within the grace; the rows of its key that it
+// held back go on.
+func TestUnroutableEventAfterGraceIsParked(t *testing.T) {
+	const grace = 300 * time.Millisecond
+	for _, be := range allBackends {
+		t.Run(be.name, func(t *testing.T) {
+			e := newEnv(t, be)
+			rec := newRecorder()
+			rec.setUnbound(orderCancelled, true)
+			var (
+				parks    parkLog
+				parkedAt atomic.Int64 // UnixNano of the first OnPark call
+			)
+			e.relay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, UnroutableGrace: grace,
+				OnPark: func(p outbox.Parked) {
+					parkedAt.CompareAndSwap(0, time.Now().UnixNano())
+					parks.add(p)
+				}})
+
+			cancelled := cancelledEvent(t, e.bus, "o-1")
+			added := time.Now()
+			e.commit(event(t, e.bus, "o-1", 0), cancelled, event(t, e.bus, "o-1", 1), event(t, e.bus, "o-2", 0))
+			ps := parks.wait(t, 1)
+			e.waitBacklog(outbox.Backlog{Parked: 1})
+			rec.waitFor(t, 3, 5*time.Second)
+
+			if waited := time.Unix(0, parkedAt.Load()).Sub(added); waited < grace {
+				t.Errorf("the event was parked %v after it was added, want at least the grace, %v", waited, grace)
+			}
+			if len(ps) != 1 || ps[0].ID != cancelled.ID || ps[0].Reason != outbox.ParkUnroutable || ps[0].Attempts < 2 ||
+				!errors.Is(ps[0].Err, bus.ErrUnroutable) {
+				t.Errorf("OnPark calls %+v, want one for %s, unroutable, after at least 2 attempts, with an ErrUnroutable", ps, cancelled.ID)
+			}
+			st := e.row(cancelled.ID)
+			if !st.parked || st.sent || st.reason != string(outbox.ParkUnroutable) || st.attempts < 2 ||
+				!strings.Contains(st.lastError, bus.ErrUnroutable.Error()) {
+				t.Errorf("row of the unroutable event: %+v; want parked as %q after at least 2 attempts, with its error", st, outbox.ParkUnroutable)
+			}
+			published, count, _ := rec.snapshot()
+			checkOrder(t, published, map[string]int{"o-1": 2, "o-2": 1})
+			if count[cancelled.ID] != 0 {
+				t.Errorf("the unroutable event counts %d publications, want 0", count[cancelled.ID])
+			}
+		})
+	}
+}
+
 // A row that fails MaxAttempts times is parked with reason max-attempts and its
 // last error, and no longer holds back its key.
 func TestMaxAttemptsParks(t *testing.T) {
@@ -227,7 +333,7 @@ func TestReplayParkedSelects(t *testing.T) {
 			c1, c2 := cancelledEvent(t, e.bus, "o-1"), cancelledEvent(t, e.bus, "o-2")
 			p := event(t, e.bus, "o-3", 0)
 			rec.reject[p.ID] = true
-			r := e.newRelay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, MaxAttempts: 1})
+			r := e.newRelay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, MaxAttempts: 1, UnroutableGrace: -1})
 			var idle atomic.Int64
 			outbox.SetIdleHook(r, func() { idle.Add(1) })
 			if err := r.Start(ctx); err != nil {
@@ -309,7 +415,7 @@ func TestPartiallyUnroutableCallPublishesOnce(t *testing.T) {
 			}
 			e.commit(msgs...)
 			var parks parkLog
-			e.relay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, OnPark: parks.add})
+			e.relay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, OnPark: parks.add, UnroutableGrace: -1})
 			rec.waitFor(t, len(routable), 5*time.Second)
 			e.waitBacklog(outbox.Backlog{Parked: len(unroutable)})
 
@@ -444,7 +550,7 @@ func TestUnboundTypeOnRabbitMQIsParked(t *testing.T) {
 	t.Cleanup(func() { b.Close() })
 
 	var parks parkLog
-	e.relay(tr, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, OnPark: parks.add})
+	e.relay(tr, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, OnPark: parks.add, UnroutableGrace: -1})
 	placed, cancelled, later := event(t, e.bus, "o-1", 0), cancelledEvent(t, e.bus, "o-1"), event(t, e.bus, "o-1", 1)
 	e.commit(placed, cancelled, later)
 	// In order, repeats aside (after a failure the relay publishes again one by

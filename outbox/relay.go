@@ -24,7 +24,7 @@ import (
 // Publisher is where a relay publishes: a [bus.Transport] (pass the transport of
 // your [bus.Bus]). Publish must return only once the broker has confirmed every
 // message, or an error; an error that matches [bus.ErrUnroutable] parks the row
-// (see [ParkUnroutable]). It may publish the messages of one call in any order,
+// once its [RelayOptions.UnroutableGrace] is over (see [ParkUnroutable]). It may publish the messages of one call in any order,
 // and after an error some of them may have been confirmed: the relay never passes
 // two messages of one ordering key, or of two event types, in one call.
 type Publisher interface {
@@ -35,8 +35,8 @@ type Publisher interface {
 // (rampart_outbox) in batches of 100, leases rows for 30s on PostgreSQL, publishes
 // with a 10s timeout, polls every second on PostgreSQL (where LISTEN/NOTIFY wakes
 // it at once) and every 100ms on SQLite, backs off from 100ms to 30s when
-// publishing fails, parks the rows no subscription is bound to and retries the
-// others for as long as they fail, deletes sent rows after 24 hours (looking
+// publishing fails, parks the rows no subscription is bound to once they are a
+// minute old and retries the others for as long as they fail, deletes sent rows after 24 hours (looking
 // every minute), holds the SQLite relay lock for 20s at a time, and logs nothing.
 type RelayOptions struct {
 	// TablePrefix starts the names of the outbox's tables, as in [Options]. Empty
@@ -81,9 +81,22 @@ type RelayOptions struct {
 	// limit: a row is retried for as long as it fails, since a broker that is down
 	// fails every row and parking them all would only move the outage to an
 	// operator. A row that the publisher reports unroutable ([bus.ErrUnroutable])
-	// is parked at its first failure, whatever MaxAttempts says; that failure does
-	// not stop the batch.
+	// after its UnroutableGrace is parked at that failure, whatever MaxAttempts
+	// says; within the grace, its failures count like any other.
 	MaxAttempts int
+	// UnroutableGrace is how long after a row was added (its created_at) a
+	// publication that the publisher reports unroutable ([bus.ErrUnroutable]: no
+	// subscription bound to the event's type) is retried rather than parked: the
+	// consuming service may not have declared its queue yet, as when a producer
+	// starts before its consumers. Within the grace such a row is an ordinary
+	// failed row: it waits for its [RelayOptions.Backoff], holding back the later
+	// rows of its key, and its failures count towards MaxAttempts (reaching it
+	// parks the row, reason [ParkMaxAttempts]); unlike other failures, it does not
+	// stop the batch, since the broker is up. The first unroutable failure after
+	// the grace parks it, reason [ParkUnroutable]. Zero means one minute; negative
+	// parks a row at its first unroutable failure. created_at is the database's
+	// clock: on PostgreSQL the start of the adding transaction.
+	UnroutableGrace time.Duration
 	// OnPark, if set, is called for each row the relay parks, after it is
 	// recorded, on the relay's goroutine and with no lock held: count them, alert.
 	// It must not block for long: the relay waits for it.
@@ -117,6 +130,7 @@ const (
 	defaultRetention       = 24 * time.Hour
 	defaultCleanupInterval = time.Minute
 	defaultLockTTL         = 15 * time.Second
+	defaultUnroutableGrace = time.Minute
 	cleanupBatch           = 1000
 	closeTimeout           = 5 * time.Second
 )
@@ -168,6 +182,9 @@ func (o RelayOptions) normalize(d Dialect) (RelayOptions, error) {
 	}
 	if o.LockTTL == 0 {
 		o.LockTTL = max(defaultLockTTL, 2*o.PublishTimeout)
+	}
+	if o.UnroutableGrace == 0 {
+		o.UnroutableGrace = defaultUnroutableGrace
 	}
 	if o.PublishTimeout >= o.Lease*4/5 {
 		return o, bad("PublishTimeout", o.PublishTimeout, fmt.Sprintf("less than four fifths of Lease (%s)", o.Lease))
@@ -519,22 +536,30 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 			parked = append(parked, p)
 		}
 	}
+	// retry records a failed publication of rw: it waits for its backoff, or is
+	// parked after MaxAttempts.
+	retry := func(rw row, perr error) {
+		attempts := attemptsOf(rw)
+		if r.opts.MaxAttempts > 0 && attempts >= r.opts.MaxAttempts {
+			park(rw, ParkMaxAttempts, attempts, perr)
+			return
+		}
+		done[rw.seq] = true
+		delay := r.opts.Backoff.Delay(attempts, 0)
+		r.log.Warn("outbox: publish failed; will retry", "id", rw.msg.ID, "type", rw.msg.Type,
+			"attempts", attempts, "retry_in", delay, "err", perr)
+		if err := r.store.fail(sctx, rw.seq, delay, perr); err != nil {
+			merr = errors.Join(merr, err)
+		}
+	}
 	for i, rw := range res.unroutable {
 		park(rw, ParkUnroutable, attemptsOf(rw), res.unrErrs[i])
 	}
+	for i, rw := range res.early {
+		retry(rw, res.earlyErrs[i])
+	}
 	if rw := res.failed; rw != nil {
-		attempts, perr := attemptsOf(*rw), res.failedErr
-		if reason, ok := r.parkReason(perr, attempts); ok {
-			park(*rw, reason, attempts, perr)
-		} else {
-			done[rw.seq] = true
-			delay := r.opts.Backoff.Delay(attempts, 0)
-			r.log.Warn("outbox: publish failed; will retry", "id", rw.msg.ID, "type", rw.msg.Type,
-				"attempts", attempts, "retry_in", delay, "err", perr)
-			if err := r.store.fail(sctx, rw.seq, delay, perr); err != nil {
-				merr = errors.Join(merr, err)
-			}
-		}
+		retry(*rw, res.failedErr)
 	}
 	var rest []int64
 	for _, rw := range batch {
@@ -559,23 +584,19 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 	return len(sent) + len(parked), nil
 }
 
-// parkReason says whether a row whose publication failed with err, for the
-// attempts-th time, is parked rather than tried again, and why.
-func (r *Relay) parkReason(err error, attempts int) (ParkReason, bool) {
-	switch {
-	case errors.Is(err, bus.ErrUnroutable):
-		return ParkUnroutable, true
-	case r.opts.MaxAttempts > 0 && attempts >= r.opts.MaxAttempts:
-		return ParkMaxAttempts, true
-	}
-	return "", false
+// graceOver says whether rw, reported unroutable now, is past its
+// [RelayOptions.UnroutableGrace]: to be parked rather than tried again.
+func (r *Relay) graceOver(rw *row) bool {
+	return r.opts.UnroutableGrace < 0 || time.Since(rw.added) >= r.opts.UnroutableGrace
 }
 
 // published is what [Relay.publish] did with a batch.
 type published struct {
 	sent       []row   // confirmed, in seq order: to mark sent
-	unroutable []row   // reported unroutable, in seq order: to park
+	unroutable []row   // reported unroutable after their grace, in seq order: to park
 	unrErrs    []error // the error of each row of unroutable
+	early      []row   // reported unroutable within their grace: they wait, or are parked for MaxAttempts
+	earlyErrs  []error // the error of each row of early
 	failed     *row    // the first row that failed otherwise: it waits, or is parked
 	failedErr  error   // failed's error
 	err        error   // the last error of a call, if any
@@ -592,8 +613,11 @@ type published struct {
 // holds one of, a call that fails only because its type is unroutable publishes
 // nothing, and its rows are not repeated.
 //
-// A row reported unroutable is to be parked: that gives up its place in its key,
-// so the later rows of its key go on. The first row that fails otherwise waits
+// A row reported unroutable after its [RelayOptions.UnroutableGrace] is to be
+// parked: that gives up its place in its key, so the later rows of its key go on.
+// One reported unroutable within its grace waits (or is parked for MaxAttempts)
+// and so do the later rows of its key, but the batch goes on: unroutability is
+// the event type's, not the broker's. The first row that fails otherwise waits
 // (or is parked for MaxAttempts) and so do the later rows of its key; the other
 // keys go on, unless a second row fails otherwise (the broker, most likely, rather
 // than one message): then publish stops. It also stops at deadline, and when ctx
@@ -621,9 +645,15 @@ func (r *Relay) publish(ctx context.Context, batch []row, deadline time.Time) (r
 			res.sent = append(res.sent, *rw)
 		case ctx.Err() != nil:
 			return false // closing: the error may be the cancellation's
-		case errors.Is(err, bus.ErrUnroutable):
+		case errors.Is(err, bus.ErrUnroutable) && r.graceOver(rw):
 			res.unroutable = append(res.unroutable, *rw)
 			res.unrErrs = append(res.unrErrs, err)
+		case errors.Is(err, bus.ErrUnroutable):
+			res.early = append(res.early, *rw)
+			res.earlyErrs = append(res.earlyErrs, err)
+			if rw.msg.Key != "" {
+				waiting[rw.msg.Key] = true
+			}
 		case res.failed != nil:
 			return false // a second failure
 		default:

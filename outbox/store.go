@@ -18,6 +18,9 @@ type row struct {
 	seq      int64
 	attempts int
 	msg      bus.Message
+	// added is when the row was added (its created_at), by this process's
+	// monotonic clock: the claim reads the row's age by the database's clock.
+	added time.Time
 }
 
 // store holds the SQL of one dialect and table.
@@ -64,7 +67,8 @@ func newStore(db database, d Dialect, prefix, owner string) *store {
 UPDATE ` + t + ` o
 SET claimed_until = now() + ($2::float8 * interval '1 millisecond'), claimed_by = $3, attempts = o.attempts + 1
 FROM picked p WHERE o.seq = p.seq
-RETURNING o.seq, o.event_id, o.event_type, o.ordering_key, o.headers::text, o.body, o.attempts`
+RETURNING o.seq, o.event_id, o.event_type, o.ordering_key, o.headers::text, o.body, o.attempts,
+	(EXTRACT(EPOCH FROM now() - o.created_at) * 1000)::float8`
 		s.markSQL = `UPDATE ` + t + ` SET sent_at = now(), claimed_until = NULL, claimed_by = NULL, last_error = NULL
 WHERE seq = ANY($1) AND claimed_by = $2 AND sent_at IS NULL`
 		s.failSQL = `UPDATE ` + t + ` SET claimed_until = now() + ($2::float8 * interval '1 millisecond'), claimed_by = NULL, last_error = $3
@@ -83,7 +87,7 @@ WHERE seq = ANY($1) AND claimed_by = $2`
 	// when it is free (not backing off) and no earlier pending row of its key is
 	// backing off; the earlier free rows of its key come before it in the same
 	// batch. Parked rows are out of the way.
-	s.claimSQL = `SELECT ` + cols + ` FROM ` + t + ` o
+	s.claimSQL = `SELECT ` + cols + `, CAST($1 - o.created_at AS REAL) FROM ` + t + ` o
 WHERE o.sent_at IS NULL AND o.parked_at IS NULL
   AND (o.claimed_until IS NULL OR o.claimed_until <= $1)
   AND (o.ordering_key = '' OR NOT EXISTS (
@@ -122,6 +126,7 @@ func (s *store) claim(ctx context.Context, limit int, lease time.Duration, locke
 }
 
 func (s *store) claimFrom(ctx context.Context, q querier, args ...any) ([]row, error) {
+	start := time.Now()
 	r, err := q.Query(ctx, s.claimSQL, args...)
 	if err != nil {
 		return nil, err
@@ -132,10 +137,12 @@ func (s *store) claimFrom(ctx context.Context, q querier, args ...any) ([]row, e
 		var (
 			rw      row
 			headers string
+			age     float64 // milliseconds since created_at, at the claim
 		)
-		if err := r.Scan(&rw.seq, &rw.msg.ID, &rw.msg.Type, &rw.msg.Key, &headers, &rw.msg.Body, &rw.attempts); err != nil {
+		if err := r.Scan(&rw.seq, &rw.msg.ID, &rw.msg.Type, &rw.msg.Key, &headers, &rw.msg.Body, &rw.attempts, &age); err != nil {
 			return nil, err
 		}
+		rw.added = start.Add(-time.Duration(age * float64(time.Millisecond)))
 		if err := json.Unmarshal([]byte(headers), &rw.msg.Headers); err != nil {
 			return nil, fmt.Errorf("row %d: headers: %w", rw.seq, err)
 		}

@@ -220,7 +220,7 @@ func TestEventsFlowThroughTheOutbox(t *testing.T) {
 		mu     sync.Mutex
 		parked []outbox.Parked
 	)
-	relay, err := outbox.NewRelay(w.st.DB(), w.tr, outbox.RelayOptions{PollInterval: time.Hour, OnPark: func(p outbox.Parked) {
+	relay, err := outbox.NewRelay(w.st.DB(), w.tr, outbox.RelayOptions{PollInterval: time.Hour, UnroutableGrace: -1, OnPark: func(p outbox.Parked) {
 		mu.Lock()
 		parked = append(parked, p)
 		mu.Unlock()

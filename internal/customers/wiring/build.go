@@ -136,6 +136,10 @@ func (s *Server) startProviders(ctx context.Context, cfg *config.Config, tel *te
 	return nil
 }
 
+// unroutableGrace is how long the relay retries an event that no queue is bound
+// for before it parks it (outbox.RelayOptions.UnroutableGrace).
+const unroutableGrace = 3 * time.Second
+
 // startBus connects the transport, registers the handlers with the SQL inbox,
 // starts consuming, and starts the relay that publishes the outbox through
 // the transport.
@@ -181,8 +185,11 @@ func (s *Server) startBus(ctx context.Context, cfg config.BusConfig, tel *teleme
 		return err
 	})
 
+	// The service's own subscriptions are declared (b.Start) before the relay
+	// starts; a few seconds of grace cover other services' queues declared at the
+	// same start before an event nobody receives is parked.
 	relay, err := outbox.NewRelay(s.store.DB(), s.recorder.Publisher(tr), outbox.RelayOptions{Logger: s.log.With("component", "outbox"),
-		OnPark: s.onPark})
+		OnPark: s.onPark, UnroutableGrace: unroutableGrace})
 	if err != nil {
 		return nil, nil, err
 	}
