@@ -314,3 +314,23 @@ func TestDigestHeaderMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestTypedNilSecretSourceIsRefused: a nil pointer in a SecretSource (a
+// (*FileSecret)(nil), say) is refused when the credentials are made, with the
+// field's name, rather than panicking at the first request.
+func TestTypedNilSecretSourceIsRefused(t *testing.T) {
+	var file *FileSecret
+	check := func(what, field string, err error) {
+		t.Helper()
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != field {
+			t.Errorf("%s with a nil *FileSecret = %v, want a ConfigError for %s", what, err, field)
+		}
+	}
+	_, err := NewHMACSigner(HMACSignerConfig{KeyID: "k1", Key: file})
+	check("NewHMACSigner", "HMACSignerConfig.Key", err)
+	_, err = NewClientCredentials(ClientCredentialsConfig{TokenURL: "https://idp.example/token", ClientID: "c", ClientSecret: file})
+	check("NewClientCredentials", "ClientCredentialsConfig.ClientSecret", err)
+	_, err = NewStatic(StaticConfig{Secret: file})
+	check("NewStatic", "StaticConfig.Secret", err)
+}

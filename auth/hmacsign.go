@@ -56,7 +56,7 @@ func NewHMACSigner(cfg HMACSignerConfig) (*HMACSigner, error) {
 	if !validKeyID(cfg.KeyID) {
 		return nil, &ConfigError{Field: "HMACSignerConfig.KeyID", Reason: "must be 1 to 128 visible ASCII characters other than comma and double quote"}
 	}
-	if v, isValue := cfg.Key.(Secret); cfg.Key == nil || isValue && shortHMACKey(v) {
+	if v, isValue := cfg.Key.(Secret); noSource(cfg.Key) || isValue && shortHMACKey(v) {
 		return nil, shortKeyError()
 	}
 	maxBody := cfg.MaxBodyBytes

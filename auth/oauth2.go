@@ -82,7 +82,7 @@ func NewClientCredentials(cfg ClientCredentialsConfig) (*ClientCredentials, erro
 	if cfg.ClientID == "" {
 		return nil, &ConfigError{Field: "ClientCredentialsConfig.ClientID", Reason: "is required"}
 	}
-	if v, isValue := cfg.ClientSecret.(Secret); cfg.ClientSecret == nil || isValue && v.IsZero() {
+	if v, isValue := cfg.ClientSecret.(Secret); noSource(cfg.ClientSecret) || isValue && v.IsZero() {
 		return nil, &ConfigError{Field: "ClientCredentialsConfig.ClientSecret", Reason: "is required"}
 	}
 	early := cfg.EarlyRefresh

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,16 @@ import (
 // [ErrNoSecret] and never contain the secret.
 type SecretSource interface {
 	Load(ctx context.Context) (Secret, error)
+}
+
+// noSource reports whether s is missing: nil, or a nil pointer in the interface
+// (a typed nil such as a (*FileSecret)(nil), which would panic at its first Load).
+func noSource(s SecretSource) bool {
+	if s == nil {
+		return true
+	}
+	v := reflect.ValueOf(s)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // EnvSecret is a [SecretSource] that reads the environment variable it names on

@@ -33,7 +33,7 @@ type Static struct {
 
 // NewStatic returns Static credentials for cfg.
 func NewStatic(cfg StaticConfig) (*Static, error) {
-	if cfg.Secret == nil {
+	if noSource(cfg.Secret) {
 		return nil, &ConfigError{Field: "StaticConfig.Secret", Reason: "is required"}
 	}
 	header := cfg.Header
