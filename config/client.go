@@ -113,6 +113,22 @@ func (a AuthConfig) Kind() string {
 	return ""
 }
 
+// clear removes the credentials of kind.
+func (a *AuthConfig) clear(kind string) {
+	switch kind {
+	case "bearer":
+		a.Bearer = nil
+	case "api_key":
+		a.APIKey = nil
+	case "header":
+		a.Header = nil
+	case "oauth2":
+		a.OAuth2 = nil
+	case "hmac":
+		a.HMAC = nil
+	}
+}
+
 // HeaderAuthConfig puts a secret in a header ([auth.NewStatic]).
 type HeaderAuthConfig struct {
 	Name   string `yaml:"name"`   // the header; required
@@ -291,11 +307,24 @@ func (st *loadState) checkStatuses(path string, codes []int) {
 }
 
 func (a *AuthConfig) validate(st *loadState, path string) {
-	var kinds []string
+	var kinds, chosen []string
 	for _, k := range authKinds {
 		if st.has(join(path, k)) {
 			kinds = append(kinds, k)
+			if !st.onlyDefault(join(path, k)) {
+				chosen = append(chosen, k)
+			}
 		}
+	}
+	if len(kinds) > 1 && len(chosen) > 0 && len(chosen) < len(kinds) {
+		// The defaults' credentials give way to the kind the file or the
+		// environment chose, as a mapping with one kind must.
+		for _, k := range kinds {
+			if !slices.Contains(chosen, k) {
+				a.clear(k)
+			}
+		}
+		kinds = chosen
 	}
 	switch {
 	case len(kinds) == 0 && a.Kind() == "":

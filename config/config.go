@@ -61,7 +61,9 @@ type LoadOptions struct {
 	// leaves out takes its value from Defaults, and the environment overrides
 	// both. Mappings are merged key by key; a list or a value in the file replaces
 	// the one in Defaults. A bus.embedded that comes from Defaults alone is dropped
-	// when the file or the environment chooses another transport or sets bus.url.
+	// when the file or the environment chooses another transport or sets bus.url,
+	// and a client's auth kind that comes from Defaults alone when the file or the
+	// environment gives that client another kind.
 	// Problems in Defaults are reported at their line, as DefaultsName:LINE. Nil
 	// means no defaults besides Rampart's own.
 	Defaults []byte

@@ -266,3 +266,33 @@ func TestSectionsReload(t *testing.T) {
 		t.Errorf("first load %+v, second %+v; want one (1 label) and two (2 labels)", sa, sb)
 	}
 }
+
+// TestDefaultsGiveWayToTheFilesAuthKind: credentials of one kind in the
+// defaults give way to another kind the file chooses (a client's auth holds one
+// kind), while two kinds written in the file itself are still an error.
+func TestDefaultsGiveWayToTheFilesAuthKind(t *testing.T) {
+	t.Setenv("RAMPART_CONFIG_TEST_TOKEN", "default-token")
+	t.Setenv("RAMPART_CONFIG_TEST_KEY", "file-key")
+	opts := LoadOptions{DefaultsName: "built-in", Defaults: []byte(`clients:
+  pay:
+    base_url: https://pay.example
+    auth:
+      bearer: {env: RAMPART_CONFIG_TEST_TOKEN}
+`)}
+	cfg, err := opts.Parse("t.yaml", []byte("clients:\n  pay:\n    auth:\n      api_key: {env: RAMPART_CONFIG_TEST_KEY}\n"))
+	if err != nil {
+		t.Fatalf("Parse(api_key over the defaults' bearer) = %v", err)
+	}
+	if a := cfg.Clients["pay"].Auth; a == nil || a.Kind() != "api_key" || a.Bearer != nil {
+		t.Errorf("auth = %+v; want the file's api_key alone", a)
+	}
+	// Without a file, the defaults' bearer stands.
+	cfg, err = opts.Parse("t.yaml", nil)
+	if err != nil || cfg.Clients["pay"].Auth == nil || cfg.Clients["pay"].Auth.Kind() != "bearer" {
+		t.Errorf("Parse(no file) = %v; want the defaults' bearer", err)
+	}
+	_, err = opts.Parse("t.yaml", []byte("clients:\n  pay:\n    auth:\n      api_key: {env: RAMPART_CONFIG_TEST_KEY}\n      hmac: {key_id: k1, key: {env: RAMPART_CONFIG_TEST_KEY}}\n"))
+	if got := errorLines(err); len(got) != 1 || !strings.Contains(got[0], "has 2 kinds of credentials (api_key, hmac)") {
+		t.Errorf("two kinds in the file: errors %q; want one saying so", got)
+	}
+}
