@@ -96,6 +96,9 @@ func (c *Config) normalize() {
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
+	// The schedule's faults (a broker cut, a restart) print from their own
+	// goroutines while the load prints its progress: one line at a time.
+	c.Progress = &lockedWriter{w: c.Progress}
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 5 * time.Second
 	}
@@ -166,6 +169,18 @@ type rig struct {
 	url   string
 	tok   string
 	notes []string
+}
+
+// lockedWriter serialises the writes of several goroutines to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // note records a line of the summary and prints it.
