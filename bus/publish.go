@@ -78,19 +78,10 @@ func (b *Bus) Publish(ctx context.Context, event any, opts ...PublishOption) (er
 	default:
 	}
 	cfg := newPublishConfig(opts)
-	typ, err := b.typeName(event)
-	if err != nil {
-		return err
+	msg, ctx, end, err := b.prepare(ctx, event, &cfg)
+	if end != nil {
+		defer func() { end(err) }()
 	}
-	st := newStamp(cfg.id)
-	if obs := b.opts.Observer; obs != nil {
-		var end func(error)
-		ctx, end = obs.ObservePublish(ctx, PublishInfo{System: b.system, EventType: typ, EventID: st.id})
-		if end != nil {
-			defer func() { end(err) }()
-		}
-	}
-	msg, err := b.encode(ctx, event, typ, &cfg, &st)
 	if err != nil {
 		return err
 	}
@@ -133,27 +124,38 @@ func (b *Bus) PublishBatch(ctx context.Context, events []any, opts ...PublishOpt
 		}
 	}()
 	for i, event := range events {
-		typ, err := b.typeName(event)
+		msg, _, end, err := b.prepare(ctx, event, &cfg)
+		if end != nil {
+			ends = append(ends, end)
+		}
 		if err != nil {
 			return fmt.Errorf("bus: publish batch: event %d: %w", i, err)
 		}
-		st := newStamp(cfg.id)
-		ectx := ctx
-		if obs := b.opts.Observer; obs != nil {
-			var end func(error)
-			ectx, end = obs.ObservePublish(ctx, PublishInfo{System: b.system, EventType: typ, EventID: st.id})
-			if end != nil {
-				ends = append(ends, end)
-			}
-		}
-		if msgs[i], err = b.encode(ectx, event, typ, &cfg, &st); err != nil {
-			return fmt.Errorf("bus: publish batch: event %d: %w", i, err)
-		}
+		msgs[i] = msg
 	}
 	if err := b.tr.Publish(ctx, msgs...); err != nil {
 		return fmt.Errorf("bus: publish batch of %d events: %w", len(msgs), err)
 	}
 	return nil
+}
+
+// prepare types and encodes event for publishing, and starts its observation
+// (with Options.Observer): it returns the message, the observer's context (ctx
+// without an observer) whose trace context the envelope carries, and the
+// function that ends the observation with the publish's outcome (nil without an
+// observer; to be called whether or not prepare failed).
+func (b *Bus) prepare(ctx context.Context, event any, cfg *publishConfig) (Message, context.Context, func(error), error) {
+	typ, err := b.typeName(event)
+	if err != nil {
+		return Message{}, ctx, nil, err
+	}
+	st := newStamp(cfg.id)
+	var end func(error)
+	if obs := b.opts.Observer; obs != nil {
+		ctx, end = obs.ObservePublish(ctx, PublishInfo{System: b.system, EventType: typ, EventID: st.id})
+	}
+	msg, err := b.encode(ctx, event, typ, cfg, &st)
+	return msg, ctx, end, err
 }
 
 // Encode returns the message Publish would send for event, without sending it:

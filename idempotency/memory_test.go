@@ -313,10 +313,17 @@ func TestMemoryAllocs(t *testing.T) {
 	for range 2 * max { // warm up: fill the store and grow its queues
 		claimDone()
 	}
-	allocs := testing.AllocsPerRun(2*max, claimDone)
-	t.Logf("Memory Claim+Done: %v allocations per message", allocs)
-	if allocs > 0 {
-		t.Errorf("Claim+Done = %v allocations per message, want 0 (one per 64 messages)", allocs)
+	// AllocsPerRun rounds down to whole allocations per run, so a run is 64
+	// messages: the one token block they share is counted, and anything more
+	// per message shows.
+	allocs := testing.AllocsPerRun(2*max/64, func() {
+		for range 64 {
+			claimDone()
+		}
+	})
+	t.Logf("Memory Claim+Done: %v allocations per 64 messages", allocs)
+	if allocs > 1 {
+		t.Errorf("Claim+Done = %v allocations per 64 messages, want at most 1 (one token block)", allocs)
 	}
 
 	// A duplicate costs nothing.
