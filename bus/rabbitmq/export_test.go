@@ -1,6 +1,10 @@
 package rabbitmq
 
-import "sort"
+import (
+	"net"
+	"sort"
+	"strconv"
+)
 
 // DeclaredQueues returns the names of the queues tr declared, sorted.
 func DeclaredQueues(tr *Transport) []string {
@@ -55,4 +59,22 @@ func Down(tr *Transport) (publish, consume bool) {
 		return l.cur == nil
 	}
 	return down(tr.pubLink), down(tr.cons)
+}
+
+// LocalPorts returns the client-side TCP ports of tr's open connections, which
+// the broker lists as their peer_port.
+func LocalPorts(tr *Transport) []string {
+	var out []string
+	for _, l := range []*link{tr.pubLink, tr.cons} {
+		l.mu.Lock()
+		s := l.cur
+		l.mu.Unlock()
+		if s == nil || s.nc == nil {
+			continue
+		}
+		if a, ok := s.nc.LocalAddr().(*net.TCPAddr); ok {
+			out = append(out, strconv.Itoa(a.Port))
+		}
+	}
+	return out
 }

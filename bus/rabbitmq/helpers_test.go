@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,13 +125,37 @@ func requireRabbitmqctl(t *testing.T) {
 	}
 }
 
-// closeAllConnections closes every connection of the broker from its side. It
-// may run on any goroutine: it reports a failure with t.Error.
-func closeAllConnections(t *testing.T) {
+// closeConnections closes tr's connections from the broker's side
+// (rabbitmqctl close_connection, by the pid of each connection whose client port
+// is one of tr's), and only tr's: tests of other packages using the same broker
+// at the same time keep theirs. It may run on any goroutine: it reports a failure
+// with t.Error and returns it.
+func closeConnections(t *testing.T, tr *rabbitmq.Transport) error {
 	t.Helper()
-	if _, err := runRabbitmqctl("close_all_connections", "rampart test: cutting the connection"); err != nil {
+	ports := rabbitmq.LocalPorts(tr)
+	out, err := runRabbitmqctl("-q", "list_connections", "--no-table-headers", "pid", "peer_port")
+	if err != nil {
 		t.Error(err)
+		return err
 	}
+	closed := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 || !slices.Contains(ports, f[1]) {
+			continue
+		}
+		if _, err := runRabbitmqctl("close_connection", f[0], "rampart test: cutting the connection"); err != nil {
+			t.Error(err)
+			return err
+		}
+		closed++
+	}
+	if closed == 0 {
+		err := fmt.Errorf("rabbitmqctl lists none of the transport's connections (client ports %v)", ports)
+		t.Error(err)
+		return err
+	}
+	return nil
 }
 
 // eventually polls cond every 10ms until it holds, failing the test after

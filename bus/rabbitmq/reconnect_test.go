@@ -178,7 +178,7 @@ func (w *world) checkHandledOnce(ids []string) {
 func TestReconnectAfterBrokerClosesConnections(t *testing.T) {
 	requireRabbitmqctl(t)
 	w := newWorld(t, newTransport(t, "", testOptions(t)))
-	ids := w.publishThrough(600, func() { closeAllConnections(t) })
+	ids := w.publishThrough(600, func() { closeConnections(t, w.tr) })
 	w.checkHandledOnce(ids)
 }
 

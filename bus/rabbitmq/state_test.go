@@ -77,8 +77,10 @@ func TestHealthAfterCloseAllConnections(t *testing.T) {
 	ready := readiness(t, tr)
 	eventually(t, 10*time.Second, "readiness to pass", func() bool { return ready().Status == health.StatusPass })
 
-	closeAllConnections(t)
-	eventually(t, 15*time.Second, "readiness to pass again after rabbitmqctl close_all_connections", func() bool {
+	if err := closeConnections(t, tr); err != nil {
+		return
+	}
+	eventually(t, 15*time.Second, "readiness to pass again after rabbitmqctl closed its connections", func() bool {
 		return ready().Status == health.StatusPass && tr.ConsumersRunning() == 1 && tr.Connected()
 	})
 }
