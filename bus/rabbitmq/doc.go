@@ -52,18 +52,24 @@
 //
 // [Transport.Publish] publishes each message to the events exchange with its
 // event type as routing key, persistent, with the mandatory flag, the service's
-// name as app-id, and the envelope: its ID as message-id, its type as type, its
-// content type as content-type and its correlation ID as correlation-id (AMQP's
-// basic properties, which cost the client and the broker much less than header
-// table entries), the other envelope headers as headers (a table of strings),
-// with rampart-amqp-props listing the headers that went into properties
-// ("ce-id,ce-type,content-type,ce-correlationid"). The consumer turns the
-// properties that header lists, and only those, back into the envelope headers,
-// so that the bus reads exactly the headers it published. A message without it
-// (every envelope header in the table, from earlier versions, or another
-// publisher's, whose content_type or correlation_id mean something of their
-// own) has the headers of its table alone. Consumers of earlier versions read the
-// envelope from the table only: while they run (a rolling upgrade), set
+// name as app-id, and the envelope in a compact form: its ID as message-id, its
+// type as type, its content type as content-type and its correlation ID as
+// correlation-id (AMQP's basic properties), and the other CloudEvents
+// attributes and the attempt in one header, rampart-ce, as name=value entries
+// ("source=/customers,time=2026-11-27T14:55:00.123456789Z"; specversion 1.0 and
+// attempt 1 are implied). traceparent, the headers of a delayed retry and of
+// dead-lettering, and extensions stay headers of their own. RabbitMQ's cost per
+// message grows with its header table, much faster than with its body
+// (BenchmarkRabbitHeaderCost in the bench module measures it; docs/benchmarks.md
+// has the numbers): the compact form keeps the table to one short entry. The consumer puts
+// the envelope back together, so that the bus reads exactly the headers it
+// published. A message without rampart-ce is read as it is: with
+// rampart-amqp-props (the form of the previous version), the properties that
+// header lists; without either (every envelope header in the table, from
+// earlier versions, or another publisher's message, whose content_type or
+// correlation_id mean something of their own), the headers of its table alone.
+// Consumers of earlier versions read the envelope from the table only: while
+// they run (a rolling upgrade), set
 // [Options].EnvelopeInTable to publish it there too. Publish waits for the
 // broker's confirm of that message only: publishers share a pool of
 // confirm-mode channels ([Options].PublisherChannels), with up to

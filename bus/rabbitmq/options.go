@@ -54,11 +54,11 @@ type Options struct {
 	MaxInFlight int
 	// EnvelopeInTable publishes every envelope header in the header table, as
 	// well as ID, type, content type and correlation ID in AMQP's basic
-	// properties (and no rampart-amqp-props header), as the transport did before
-	// it carried those in the properties only: for a rolling upgrade, while
-	// consumers of an earlier version (which read them from the table alone)
-	// still run. It costs the client and the broker more per message. Consumers
-	// read both forms either way.
+	// properties (and no rampart-ce header), which every version of the consumer
+	// reads: for a rolling upgrade, while consumers of an earlier version (which
+	// read the table alone, or do not know the compact rampart-ce form) still
+	// run. It costs the client and the broker more per message. Consumers read
+	// every form either way.
 	EnvelopeInTable bool
 	// Heartbeat is the AMQP heartbeat interval asked of the broker; a connection
 	// silent for 1.5 intervals is considered lost. Zero means 10s. A heartbeat in
