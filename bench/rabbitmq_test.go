@@ -401,6 +401,23 @@ func BenchmarkRabbitPublish(b *testing.B) {
 // envelope from Rampart's own.
 func rawPublish(b *testing.B, qt string, depth int, withEnvelope bool) {
 	r := newRabbitBench(b, qt)
+	msg := func(i int) amqp.Publishing {
+		return amqp.Publishing{DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: strconv.Itoa(i), Body: benchEventBody}
+	}
+	if withEnvelope {
+		env := envelope(b, r.typ)
+		msgs := make([]amqp.Publishing, b.N)
+		for i := range msgs {
+			msgs[i] = env(i)
+		}
+		msg = func(i int) amqp.Publishing { return msgs[i] }
+	}
+	rawPublishMsgs(b, r, depth, msg)
+}
+
+// rawPublishMsgs publishes msg(0) to msg(b.N-1) with raw amqp091-go to r's
+// queue (declared here), confirms pipelined depth deep on one channel.
+func rawPublishMsgs(b *testing.B, r *rabbitBench, depth int, msg func(i int) amqp.Publishing) {
 	r.declareRaw(b)
 	ch, err := r.conn.Channel()
 	if err != nil {
@@ -409,14 +426,6 @@ func rawPublish(b *testing.B, qt string, depth int, withEnvelope bool) {
 	defer ch.Close()
 	if err := ch.Confirm(false); err != nil {
 		b.Fatal(err)
-	}
-	var msgs []amqp.Publishing
-	if withEnvelope {
-		env := envelope(b, r.typ)
-		msgs = make([]amqp.Publishing, b.N)
-		for i := range msgs {
-			msgs[i] = env(i)
-		}
 	}
 	pending := make([]*amqp.DeferredConfirmation, 0, depth)
 	b.ReportAllocs()
@@ -429,11 +438,7 @@ func rawPublish(b *testing.B, qt string, depth int, withEnvelope bool) {
 			}
 			pending = pending[1:]
 		}
-		p := amqp.Publishing{DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: strconv.Itoa(i), Body: benchEventBody}
-		if withEnvelope {
-			p = msgs[i]
-		}
-		dc, err := ch.PublishWithDeferredConfirm(r.exchange, r.typ, false, false, p)
+		dc, err := ch.PublishWithDeferredConfirm(r.exchange, r.typ, false, false, msg(i))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -770,38 +775,7 @@ func BenchmarkRabbitHeaderCost(b *testing.B) {
 	for _, qt := range []string{"classic", "quorum"} {
 		for _, v := range variants {
 			b.Run("queue="+qt+"/headers="+v.name, func(b *testing.B) {
-				r := newRabbitBench(b, qt)
-				r.declareRaw(b)
-				ch, err := r.conn.Channel()
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer ch.Close()
-				if err := ch.Confirm(false); err != nil {
-					b.Fatal(err)
-				}
-				pending := make([]*amqp.DeferredConfirmation, 0, rawPipelineDepth)
-				b.ResetTimer()
-				start := startClock()
-				for range b.N {
-					if len(pending) == rawPipelineDepth {
-						if !pending[0].Wait() {
-							b.Fatal("nacked")
-						}
-						pending = pending[1:]
-					}
-					dc, err := ch.PublishWithDeferredConfirm(r.exchange, r.typ, false, false, v.p)
-					if err != nil {
-						b.Fatal(err)
-					}
-					pending = append(pending, dc)
-				}
-				for _, dc := range pending {
-					if !dc.Wait() {
-						b.Fatal("nacked")
-					}
-				}
-				reportRate(b, b.N, start)
+				rawPublishMsgs(b, newRabbitBench(b, qt), rawPipelineDepth, func(int) amqp.Publishing { return v.p })
 			})
 		}
 	}
