@@ -80,22 +80,30 @@ func (d *delivery) Ack(ctx context.Context) error {
 	}
 	select {
 	case t.acks <- d.m.Reply: // the ack pump publishes it
+	default:
+		// The queue is full: wait for room. Only now is ctx watched, which
+		// costs a bus's settling context its timer.
 		select {
+		case t.acks <- d.m.Reply:
 		case <-t.done:
-			// Close may have started while the ack was queued, after the pump's
-			// last look at the queue: send it here too (a second +ACK is harmless)
-			// so that nil is never returned for an ack that was not sent.
+			return bus.ErrClosed
+		case <-ctx.Done():
 			if err := t.nc.Publish(d.m.Reply, ackAck); err != nil {
-				return fmt.Errorf("jetstream: ack while the transport closes: %w", err)
+				return fmt.Errorf("jetstream: ack: %w", err)
 			}
-		default:
+			d.dropNote(ctx)
+			return nil
 		}
+	}
+	select {
 	case <-t.done:
-		return bus.ErrClosed
-	case <-ctx.Done():
+		// Close may have started while the ack was queued, after the pump's
+		// last look at the queue: send it here too (a second +ACK is harmless)
+		// so that nil is never returned for an ack that was not sent.
 		if err := t.nc.Publish(d.m.Reply, ackAck); err != nil {
-			return fmt.Errorf("jetstream: ack: %w", err)
+			return fmt.Errorf("jetstream: ack while the transport closes: %w", err)
 		}
+	default:
 	}
 	d.dropNote(ctx)
 	return nil
