@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -169,32 +170,68 @@ func (t *Transport) wait(ctx context.Context, r *pubReq) error {
 func (t *Transport) publishPump() {
 	defer t.wg.Done()
 	for {
-		var r *pubReq
-		select {
-		case r = <-t.pubq:
-		case <-t.done:
+		r := t.nextPub()
+		if r == nil {
 			return
 		}
-		m := r.m
-		t.wmu.Lock()
-		t.waiting[m] = r // before publishing: the ack may come first
-		t.wmu.Unlock()
-		for {
-			// No options: the ID is in the header already, and the default stall
-			// wait (200ms) only bounds how long the pump waits before it checks
-			// whether the transport is closing.
-			_, err := t.js.PublishMsgAsync(m)
-			if errors.Is(err, natsjs.ErrTooManyStalledMsgs) && !t.closed.Load() {
-				continue // room comes with the next acknowledgement
-			}
-			if err != nil {
-				t.wmu.Lock()
-				delete(t.waiting, m)
-				t.wmu.Unlock()
-				r.done <- err
-			}
-			break
+		t.send(r)
+	}
+}
+
+// pumpYields is how many times the publish pump, finding no message queued,
+// lets other goroutines run and looks again before it sleeps. Under load the
+// next message is queued meanwhile, so the caller that queues it need not wake
+// the pump, and the pump hands nats.go's flusher several messages per socket
+// write instead of about two: with 256 concurrent publishers, about one
+// goroutine wake-up per message (the caller's own, for its ack) instead of two,
+// a third of the writes, and a tenth less CPU per message. A message that
+// finds the pump idle is not held back: the pump yields only when it has
+// nothing to send, and a yield with nothing else to run returns at once.
+// Not with an embedded server: its connection writes to a pipe, not a socket,
+// and its goroutines share the scheduler with the pump, so the yields cost
+// more than they save (about 5% more CPU per message).
+const pumpYields = 2
+
+// nextPub returns the next queued message, or nil once the transport is closed.
+func (t *Transport) nextPub() *pubReq {
+	for i := 0; i < pumpYields && t.embedded == nil; i++ {
+		select {
+		case r := <-t.pubq:
+			return r
+		default:
 		}
+		runtime.Gosched()
+	}
+	select {
+	case r := <-t.pubq:
+		return r
+	case <-t.done:
+		return nil
+	}
+}
+
+// send publishes r's message asynchronously; its outcome goes to r.done, from
+// here if it cannot be sent, else from the acknowledgement handlers.
+func (t *Transport) send(r *pubReq) {
+	m := r.m
+	t.wmu.Lock()
+	t.waiting[m] = r // before publishing: the ack may come first
+	t.wmu.Unlock()
+	for {
+		// No options: the ID is in the header already, and the default stall
+		// wait (200ms) only bounds how long the pump waits before it checks
+		// whether the transport is closing.
+		_, err := t.js.PublishMsgAsync(m)
+		if errors.Is(err, natsjs.ErrTooManyStalledMsgs) && !t.closed.Load() {
+			continue // room comes with the next acknowledgement
+		}
+		if err != nil {
+			t.wmu.Lock()
+			delete(t.waiting, m)
+			t.wmu.Unlock()
+			r.done <- err
+		}
+		return
 	}
 }
 
