@@ -32,6 +32,7 @@ const (
 
 	// HeaderAttempt is the delivery attempt, 1 for the first delivery. The consumer
 	// counts failed attempts in it (not in the broker's x-death or delivery count).
+	// Absent means 1: the first delivery does not carry it.
 	HeaderAttempt = "rampart-attempt"
 	// HeaderFirstFailure is the time (RFC 3339) of the first failed attempt, set on
 	// the first redelivery and kept after.
@@ -97,8 +98,9 @@ type DecodeOptions struct {
 // EncodeEnvelope returns the message that carries e and body: the envelope in
 // headers (see the Header constants), the body as it is. It validates e with the
 // decoder's rules, so that what it encodes decodes; an empty SpecVersion is taken
-// as "1.0" and an Attempt of zero as 1. The error is a [*DecodeError] naming the
-// field.
+// as "1.0" and an Attempt of zero as 1. The first attempt is not written (the
+// decoder takes a missing [HeaderAttempt] as 1). The error is a [*DecodeError]
+// naming the field.
 func EncodeEnvelope(e Envelope, body []byte) (Message, error) {
 	if e.SpecVersion == "" {
 		e.SpecVersion = SpecVersion
@@ -143,7 +145,10 @@ func encodeEnvelope(e *Envelope, body []byte, ts string, t trust) (Message, erro
 	}
 	// The map is made to size: with up to 8 headers, the usual case, it is one
 	// small allocation.
-	n := 6
+	n := 5
+	if e.Attempt != 1 {
+		n++
+	}
 	for _, v := range [...]string{e.Subject, e.DataContentType, e.CorrelationID, e.CausationID, e.PartitionKey, e.TraceParent, e.TraceState} {
 		if v != "" {
 			n++
@@ -155,7 +160,9 @@ func encodeEnvelope(e *Envelope, body []byte, ts string, t trust) (Message, erro
 	h[HeaderSource] = e.Source
 	h[HeaderType] = e.Type
 	h[HeaderTime] = ts
-	h[HeaderAttempt] = attempt
+	if e.Attempt != 1 {
+		h[HeaderAttempt] = attempt
+	}
 	setIf(h, HeaderSubject, e.Subject)
 	setIf(h, HeaderContentType, e.DataContentType)
 	setIf(h, HeaderCorrelationID, e.CorrelationID)

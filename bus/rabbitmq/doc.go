@@ -56,9 +56,10 @@
 // type as type, its content type as content-type and its correlation ID as
 // correlation-id (AMQP's basic properties), and the other CloudEvents
 // attributes and the attempt in one header, rampart-ce, as name=value entries
-// ("source=/customers,time=2026-11-27T14:55:00.123456789Z"; specversion 1.0 and
-// attempt 1 are implied). traceparent, the headers of a delayed retry and of
-// dead-lettering, and extensions stay headers of their own. RabbitMQ's cost per
+// ("source=/customers,time=2026-11-27T14:55:00.123456789Z"; specversion 1.0 is
+// implied, and the first delivery has no attempt). traceparent, the headers of
+// a delayed retry and of dead-lettering, and extensions stay headers of their
+// own. RabbitMQ's cost per
 // message grows with its header table, much faster than with its body
 // (BenchmarkRabbitHeaderCost in the bench module measures it; docs/benchmarks.md
 // has the numbers): the compact form keeps the table to one short entry. The consumer puts
@@ -112,9 +113,9 @@
 // With the bus's defaults (5 attempts, delays 1s, 10s, 1m):
 //
 //  1. The message arrives in rampart.welcome-email; the consumer receives it
-//     (rampart-attempt 1) and the handler fails.
+//     (attempt 1: no attempt in its headers) and the handler fails.
 //  2. The bus asks for a redelivery after 1s: the transport publishes a copy with
-//     rampart-attempt 2, rampart-first-failure and rampart-last-error to
+//     attempt 2 (in rampart-ce), rampart-first-failure and rampart-last-error to
 //     rampart.welcome-email.retry.1s and acks the original. The copy is in the
 //     retry queue ("Ready" in the UI) for 1s, until its TTL expires.
 //  3. The broker dead-letters the expired copy back to rampart.welcome-email,

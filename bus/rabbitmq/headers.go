@@ -37,10 +37,11 @@ func brokerHeader(name string) bool {
 // and "," in a value escaped as "%25" and "%2C"
 // ("source=/customers,time=2026-11-27T14:55:00.123456789Z"). Without an entry,
 // id, type, datacontenttype and correlationid are their property's value (if
-// not empty), specversion is "1.0" and attempt "1"; a bare name ("attempt")
-// says the header is absent. Everything else (traceparent, the headers of a retry or of
-// dead-lettering, extensions) stays in the table, and a header that is in the
-// table wins over the compact form.
+// not empty) and specversion is "1.0"; a bare name ("specversion") says the
+// header is absent. (The bus writes no attempt for the first delivery.)
+// Everything else (traceparent, the headers of a retry or of dead-lettering,
+// extensions) stays in the table, and a header that is in the table wins over
+// the compact form.
 //
 // Why: RabbitMQ's cost per message grows with the content header, the header
 // table most of all, much faster than with the body. On RabbitMQ 3.10 with a
@@ -80,7 +81,7 @@ var compactAttrs = [...]compactAttr{
 	{header: bus.HeaderSpecVersion, name: "specversion", implied: bus.SpecVersion},
 	{header: bus.HeaderSource, name: "source"},
 	{header: bus.HeaderTime, name: "time"},
-	{header: bus.HeaderAttempt, name: "attempt", implied: "1"},
+	{header: bus.HeaderAttempt, name: "attempt"},
 	{header: bus.HeaderSubject, name: "subject"},
 	{header: bus.HeaderCausationID, name: "causationid"},
 	{header: bus.HeaderPartitionKey, name: "partitionkey"},

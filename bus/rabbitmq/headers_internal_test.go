@@ -74,7 +74,7 @@ func TestPropertiesRoundTrip(t *testing.T) {
 			[]string{bus.HeaderSource, bus.HeaderSubject, bus.HeaderPartitionKey}, []string{"x-custom"}},
 		{"no envelope headers", noID,
 			map[string]string{"message-id": "id-1", "type": "tests.x.v1"},
-			"id,type,specversion,attempt",
+			"id,type,specversion",
 			[]string{bus.HeaderID, bus.HeaderType}, []string{"a"}},
 		{"other attempt and specversion", other,
 			map[string]string{"message-id": other.ID},
@@ -90,7 +90,7 @@ func TestPropertiesRoundTrip(t *testing.T) {
 			[]string{bus.HeaderContentType, bus.HeaderCorrelationID}, []string{bus.HeaderID, bus.HeaderType}},
 		{"ID too long for message-id", longID,
 			map[string]string{"message-id": "", "type": "tests.x.v1"},
-			"type,specversion,attempt",
+			"type,specversion",
 			nil, []string{bus.HeaderID}},
 	}
 	for _, c := range cases {
@@ -142,7 +142,7 @@ func TestPropertiesRoundTrip(t *testing.T) {
 // empty entries are skipped, a bare name is an absent header.
 func TestMessageReadsCompactEntries(t *testing.T) {
 	implied := map[string]string{bus.HeaderID: "id-1", bus.HeaderType: "tests.x.v1", bus.HeaderContentType: "application/json",
-		bus.HeaderSpecVersion: "1.0", bus.HeaderAttempt: "1"}
+		bus.HeaderSpecVersion: "1.0"}
 	with := func(kv ...string) map[string]string {
 		m := maps.Clone(implied)
 		for i := 0; i < len(kv); i += 2 {
@@ -166,9 +166,9 @@ func TestMessageReadsCompactEntries(t *testing.T) {
 			with(bus.HeaderSource, "/table", bus.HeaderSubject, "s,1", bus.HeaderAttempt, "5")},
 		{"unknown and empty entries", amqp.Table{headerCompact: ",unknown,,=x,ce-source=/x,source"}, implied},
 		{"bare names", amqp.Table{headerCompact: "id,datacontenttype,specversion,attempt,correlationid"},
-			with(bus.HeaderID, "-", bus.HeaderContentType, "-", bus.HeaderSpecVersion, "-", bus.HeaderAttempt, "-")},
+			with(bus.HeaderID, "-", bus.HeaderContentType, "-", bus.HeaderSpecVersion, "-")},
 		{"the form before", amqp.Table{headerProps: "ce-id,ce-type,content-type", bus.HeaderSpecVersion: "1.0", bus.HeaderSource: "/old"},
-			with(bus.HeaderSource, "/old", bus.HeaderAttempt, "-")},
+			with(bus.HeaderSource, "/old")},
 		{"a compact header that is not text", amqp.Table{headerCompact: int32(1)},
 			map[string]string{bus.HeaderInvalid: headerCompact + ":int32"}},
 	}
