@@ -29,7 +29,8 @@ func TestRestartServerUnderLoad(t *testing.T) {
 }
 
 // TestRestartServerKeepsMessages publishes, restarts the server with no
-// consumer running, and receives what was published before and after.
+// consumer running, publishes again at once, and receives what was published
+// before and after.
 func TestRestartServerKeepsMessages(t *testing.T) {
 	tr := newEmbedded(t, t.TempDir(), testOptions(""))
 	subscribe(t, tr, bus.Subscription{Name: "cut"}).Close() // declares the durable consumer
@@ -40,7 +41,8 @@ func TestRestartServerKeepsMessages(t *testing.T) {
 	if err := tr.RestartServer(ctx, 0); err != nil {
 		t.Fatalf("RestartServer() = %v", err)
 	}
-	waitFor(t, "Connected() after the restart", tr.Connected)
+	// No waiting for Connected(): it may still report the old connection, and
+	// Publish waits for the new one by itself.
 	publish(t, tr, after)
 	c := subscribe(t, tr, bus.Subscription{Name: "cut"})
 	got := map[string]int{}

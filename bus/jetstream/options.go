@@ -45,8 +45,11 @@ type Options struct {
 	// (PublishAsyncMaxPending). A Publish call beyond it waits for room. Zero
 	// means 256.
 	MaxInFlight int
-	// PublishTimeout bounds the wait for one message's acknowledgement when the
-	// caller's context has no earlier deadline. Zero means 30 seconds.
+	// PublishTimeout bounds the wait for the acknowledgement of one attempt to
+	// publish a message; an attempt that times out (its acknowledgement lost
+	// with a connection, say) is published again with the same Nats-Msg-Id,
+	// until the caller's context ends (see Transport.Publish). Zero means 30
+	// seconds.
 	PublishTimeout time.Duration
 	// AckWait is the server's AckWait for the subscriptions' consumers: how soon
 	// the messages held by a consumer that died, or lost its connection, go to

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rampart-go/rampart/bus"
+	"github.com/rampart-go/rampart/resilience"
 )
 
 // Publish publishes each message to "<prefix>.events.<type>" with its ID as
@@ -18,10 +20,23 @@ import (
 // same ID within the duplicate window, and returns once the events stream has
 // acknowledged every one. Messages go out without waiting for each other's
 // acknowledgements, up to Options.MaxInFlight over all callers; beyond it they
-// wait for room. An error may leave messages stored: publish them again with
-// the same IDs. The server drops an event that no subscription is bound to
+// wait for room. The server drops an event that no subscription is bound to
 // (the events stream keeps a message only for interested consumers), so Publish
-// never returns [bus.ErrUnroutable].
+// never returns [bus.ErrUnroutable]. Publish is safe for concurrent use.
+//
+// While the connection is lost or being re-established, Publish waits for it
+// until ctx ends: a message whose attempt failed with a connection error (the
+// connection dropped before the acknowledgement came, the stream did not answer
+// during a server restart, the acknowledgement did not come within
+// Options.PublishTimeout) is published again with the same Nats-Msg-Id after a
+// backoff (50ms doubling to 1s), so that the duplicate window absorbs it if the
+// first attempt was stored after all. When ctx ends first, the error wraps
+// ctx.Err() and the last publish error; when the transport closes, it is
+// [bus.ErrClosed]. Other errors — the stream refused the message, or it does not
+// exist — end the call at once. A message of a multi-message call that is
+// published again may be stored after later messages of the same call.
+//
+// An error may leave messages stored: publish them again with the same IDs.
 func (t *Transport) Publish(ctx context.Context, msgs ...bus.Message) error {
 	if t.closed.Load() {
 		return bus.ErrClosed
@@ -38,7 +53,10 @@ func (t *Transport) Publish(ctx context.Context, msgs ...bus.Message) error {
 		r := newPubReq(t.publishMsg(msgs[0]))
 		err := t.enqueue(ctx, r)
 		if err == nil {
-			err = t.wait(ctx, r)
+			m := r.m // r goes back to the pool in wait
+			if err = t.wait(ctx, r); transient(err) {
+				_, err = t.republish(ctx, []failedPub{{0, m, err}})
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("jetstream: publish %s %s: %w", msgs[0].Type, msgs[0].ID, err)
@@ -52,12 +70,146 @@ func (t *Transport) Publish(ctx context.Context, msgs ...bus.Message) error {
 			return fmt.Errorf("jetstream: publish %s %s: %w", m.Type, m.ID, err)
 		}
 	}
+	var failed []failedPub
 	for i, r := range reqs {
+		m := r.m
 		if err := t.wait(ctx, r); err != nil {
+			if !transient(err) {
+				if len(failed) > 0 {
+					err = t.retryErr(err, failed[len(failed)-1].err) // ctx ended: say why earlier ones failed
+				}
+				return fmt.Errorf("jetstream: publish %s %s: %w", msgs[i].Type, msgs[i].ID, err)
+			}
+			failed = append(failed, failedPub{i, m, err})
+		}
+	}
+	if len(failed) > 0 {
+		if i, err := t.republish(ctx, failed); err != nil {
 			return fmt.Errorf("jetstream: publish %s %s: %w", msgs[i].Type, msgs[i].ID, err)
 		}
 	}
 	return nil
+}
+
+// failedPub is a message of a Publish call whose attempt failed with a
+// transient error: its index in the call, its NATS message and the error.
+type failedPub struct {
+	i   int
+	m   *nats.Msg
+	err error
+}
+
+// publishBackoff spaces the attempts of a message whose publish failed with a
+// transient error.
+var publishBackoff = resilience.Backoff{Base: 50 * time.Millisecond, Max: time.Second}
+
+// transient reports whether err, the outcome of one attempt to publish a
+// message, comes from a connection being lost or re-established, so that the
+// same message published again later may succeed:
+//   - nats.ErrDisconnected: the connection dropped while the message waited for
+//     its acknowledgement (nats.go fails every pending one when it starts to
+//     reconnect);
+//   - nats.ErrConnectionReconnecting, nats.ErrReconnectBufExceeded: the
+//     connection is reconnecting (and its buffer for messages published
+//     meanwhile is full);
+//   - natsjs.ErrNoStreamResponse, nats.ErrNoResponders: nobody answered for the
+//     stream, as while a server restarts or a cluster elects the stream's leader
+//     (a stream that does not exist is told apart in republish);
+//   - natsjs.ErrAsyncPublishTimeout: no acknowledgement within
+//     Options.PublishTimeout, as when it was lost with the connection.
+func transient(err error) bool {
+	return err != nil && (errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrReconnectBufExceeded) || errors.Is(err, natsjs.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, natsjs.ErrAsyncPublishTimeout))
+}
+
+// republish publishes the failed messages of a Publish call again, after a
+// backoff, with their Nats-Msg-Id, round after round, until every one is
+// acknowledged. It stops at the first error that is not transient, when ctx
+// ends (the error wraps ctx.Err() and the last publish error) or when the
+// transport closes (bus.ErrClosed), and returns the index of the message the
+// error is about.
+//
+// Each attempt publishes a new nats.Msg (sharing the header and data): the
+// pending publishes are keyed by their *nats.Msg, and nats.go may still report
+// an outcome for an earlier attempt (its own retry after no responders can fail
+// and then time out), which must not be taken for the new attempt's.
+func (t *Transport) republish(ctx context.Context, failed []failedPub) (int, error) {
+	reqs := make([]*pubReq, len(failed))
+	last := failed[len(failed)-1].err
+	for n := 1; ; n++ {
+		for _, f := range failed {
+			if errors.Is(f.err, natsjs.ErrNoStreamResponse) || errors.Is(f.err, nats.ErrNoResponders) {
+				if t.eventsStreamMissing(ctx) {
+					return f.i, fmt.Errorf("%w (stream %s does not exist)", f.err, t.names.events)
+				}
+				break
+			}
+		}
+		if err := t.sleep(ctx, publishBackoff.Delay(n, 0)); err != nil {
+			return failed[0].i, t.retryErr(err, last)
+		}
+		for j := range failed {
+			f := &failed[j]
+			f.m = &nats.Msg{Subject: f.m.Subject, Header: f.m.Header, Data: f.m.Data}
+			reqs[j] = newPubReq(f.m)
+			if err := t.enqueue(ctx, reqs[j]); err != nil {
+				return f.i, t.retryErr(err, last)
+			}
+		}
+		next := failed[:0]
+		for j, f := range failed {
+			err := t.wait(ctx, reqs[j])
+			switch {
+			case err == nil:
+			case transient(err):
+				f.err, last = err, err
+				next = append(next, f)
+			default:
+				return f.i, t.retryErr(err, last)
+			}
+		}
+		if len(next) == 0 {
+			return 0, nil
+		}
+		failed, reqs = next, reqs[:len(next)]
+	}
+}
+
+// retryErr is the error of republish when an attempt ends with err: err itself
+// if the transport closed or the message was refused, or else, when ctx ended,
+// ctx's error with the last publish error.
+func (t *Transport) retryErr(err, last error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (publishing again after: %w)", err, last)
+	}
+	return err
+}
+
+// sleep waits d, or until ctx ends (its error) or the transport closes
+// (bus.ErrClosed).
+func (t *Transport) sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.done:
+		return bus.ErrClosed
+	}
+}
+
+// eventsStreamMissing reports whether the server says that the events stream
+// does not exist, which no-responders errors do not tell apart from a stream
+// that is not reachable yet.
+func (t *Transport) eventsStreamMissing(ctx context.Context) bool {
+	if !t.nc.IsConnected() {
+		return false // the request would wait for the connection
+	}
+	_, err := t.js.Stream(ctx, t.names.events)
+	return errors.Is(err, natsjs.ErrStreamNotFound)
 }
 
 // pubReq is one message for the publish pump, and its outcome. Requests are
