@@ -45,9 +45,11 @@ func brokerHeader(name string) bool {
 //
 // Why: RabbitMQ's cost per message grows with the content header, the header
 // table most of all, much faster than with the body. On RabbitMQ 3.10 with a
-// classic queue, raw amqp091-go publishing 120-byte messages lost ~12% of its
-// rate to a single header of 10 bytes and ~40% to one of 120 bytes
-// (BenchmarkRabbitHeaderCost in the bench module; docs/benchmarks.md).
+// classic queue, raw amqp091-go publishing 120-byte messages lost ~8% of its
+// rate to a single header of 10 bytes, ~23% to one of 45 bytes and ~32% to one
+// of 120 bytes, ~25% to the envelope as one header per attribute and ~18% to
+// the compact form (BenchmarkRabbitHeaderCost in the bench module;
+// docs/benchmarks.md).
 const headerCompact = "rampart-ce"
 
 // headerProps marks the form before the compact one: it lists the envelope
