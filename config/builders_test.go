@@ -128,6 +128,12 @@ health:
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.Bus.FullHeaders {
+		t.Error("Bus.FullHeaders = true without full_headers; want false")
+	}
+	if c := mustParse(t, "bus: {transport: rabbitmq, url: amqp://localhost/, full_headers: true}\n"); !c.Bus.FullHeaders {
+		t.Error("Bus.FullHeaders = false with full_headers: true")
+	}
 	o, err := cfg.Bus.Options(live.Registry())
 	if err != nil {
 		t.Fatal(err)

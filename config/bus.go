@@ -18,6 +18,7 @@ type BusConfig struct {
 	URL           URL                           `yaml:"url"`                // amqp(s):// for rabbitmq; nats:// (comma-separated servers) for jetstream
 	Prefix        string                        `yaml:"prefix"`             // names the queues or streams; default "rampart"
 	Embedded      *EmbeddedConfig               `yaml:"embedded,omitempty"` // jetstream only: run a NATS server in the process
+	FullHeaders   bool                          `yaml:"full_headers"`       // rabbitmq and jetstream: every envelope header as a header of its own, for a rolling upgrade
 	Source        string                        `yaml:"source"`             // CloudEvents source of published events; empty means "/<program name>"
 	MaxBodySize   int                           `yaml:"max_body_size"`      // bytes, published and received; -1 for no limit; default 1 MiB
 	Subscriptions map[string]SubscriptionConfig `yaml:"subscriptions"`      // by subscription name
@@ -73,6 +74,9 @@ func (b *BusConfig) validate(st *loadState, path string, pipelines map[string]Pi
 	case "memory":
 		if b.URL != "" {
 			st.fail(up, "is for rabbitmq and jetstream; the memory transport has none")
+		}
+		if b.FullHeaders {
+			st.fail(join(path, "full_headers"), "is for rabbitmq and jetstream; the memory transport has no headers on a wire")
 		}
 	case "rabbitmq":
 		if b.URL == "" {

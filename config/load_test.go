@@ -384,6 +384,15 @@ bus:
 			want: []string{"t.yaml:4: bus.url: cannot be given with embedded: the transport connects to its embedded server"},
 		},
 		{
+			name: "full headers on the memory transport",
+			src: `
+bus:
+  transport: memory
+  full_headers: true
+`,
+			want: []string{"t.yaml:4: bus.full_headers: is for rabbitmq and jetstream; the memory transport has no headers on a wire"},
+		},
+		{
 			name: "an empty value",
 			src: `
 health:

@@ -27,6 +27,7 @@ import (
 // dlqFlags are the flags of "rampart dlq" and its subcommands.
 type dlqFlags struct {
 	transport, url, prefix string
+	fullHeaders            bool
 
 	types, reasons []string
 	since, until   string
@@ -58,6 +59,7 @@ removes it from the dead-letter queue once the broker confirmed the copy.`,
 	pf.StringVar(&f.transport, "transport", "rabbitmq", `broker: "rabbitmq" or "jetstream"`)
 	pf.StringVar(&f.url, "url", "", "broker URL (default $RAMPART_URL, else amqp://guest:guest@localhost:5672/ for rabbitmq and nats://127.0.0.1:4222 for jetstream)")
 	pf.StringVar(&f.prefix, "prefix", "rampart", "the transport's prefix of queue and stream names")
+	pf.BoolVar(&f.fullHeaders, "full-headers", false, "replay and import with every envelope header as a header of its own, the form consumers of every earlier version read (during a rolling upgrade)")
 
 	filters := func(c *cobra.Command) {
 		c.Flags().StringSliceVar(&f.types, "type", nil, "only messages of these event types")
@@ -116,7 +118,7 @@ func (f *dlqFlags) open(ctx context.Context, c *cobra.Command) (bus.DeadLetterMa
 		}
 		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		tr, err := rabbitmq.New(dctx, url, rabbitmq.Options{Name: "rampart dlq", Prefix: f.prefix})
+		tr, err := rabbitmq.New(dctx, url, rabbitmq.Options{Name: "rampart dlq", Prefix: f.prefix, EnvelopeInTable: f.fullHeaders})
 		if err != nil {
 			return nil, nil, err // a *rabbitmq.DialError says what is wrong
 		}
@@ -127,7 +129,7 @@ func (f *dlqFlags) open(ctx context.Context, c *cobra.Command) (bus.DeadLetterMa
 		}
 		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		tr, err := jetstream.Connect(dctx, url, jetstream.Options{Name: "rampart dlq", Prefix: f.prefix})
+		tr, err := jetstream.Connect(dctx, url, jetstream.Options{Name: "rampart dlq", Prefix: f.prefix, FullHeaders: f.fullHeaders})
 		if err != nil {
 			return nil, nil, err
 		}

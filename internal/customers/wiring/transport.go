@@ -19,13 +19,13 @@ func openTransport(ctx context.Context, cfg config.BusConfig, log *slog.Logger) 
 	tlog := log.With("component", "bus")
 	switch cfg.Transport {
 	case "rabbitmq":
-		tr, err := rabbitmq.New(ctx, string(cfg.URL), rabbitmq.Options{Name: "customers", Prefix: cfg.Prefix, Logger: tlog})
+		tr, err := rabbitmq.New(ctx, string(cfg.URL), rabbitmq.Options{Name: "customers", Prefix: cfg.Prefix, EnvelopeInTable: cfg.FullHeaders, Logger: tlog})
 		if err != nil {
 			return nil, "", fmt.Errorf("customers: bus: %w", err)
 		}
 		return tr, "RabbitMQ at " + cfg.URL.String(), nil
 	case "jetstream":
-		opts := jetstream.Options{Prefix: cfg.Prefix, Name: "customers", Logger: tlog}
+		opts := jetstream.Options{Prefix: cfg.Prefix, Name: "customers", FullHeaders: cfg.FullHeaders, Logger: tlog}
 		if cfg.Embedded != nil {
 			tr, err := jetstream.Embedded(ctx, jetstream.EmbeddedOptions{DataDir: cfg.Embedded.DataDir, Listen: cfg.Embedded.Listen, Options: opts})
 			if err != nil {
