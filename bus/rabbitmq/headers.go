@@ -33,8 +33,9 @@ func brokerHeader(name string) bool {
 // type, content type and correlation ID travel as message-id, type,
 // content-type and correlation-id only, and the other CloudEvents attributes and
 // the attempt ([compactAttrs]) as this header's value: comma-separated
-// name=value entries named by the attribute without its "ce-" prefix, with "%"
-// and "," in a value escaped as "%25" and "%2C"
+// name=value entries named by the CloudEvents attribute ("source", "time",
+// "datacontenttype", …; "attempt" for rampart-attempt), with "%" and "," in a
+// value escaped as "%25" and "%2C"
 // ("source=/customers,time=2026-11-27T14:55:00.123456789Z"). Without an entry,
 // id, type, datacontenttype and correlationid are their property's value (if
 // not empty) and specversion is "1.0"; a bare name ("specversion") says the

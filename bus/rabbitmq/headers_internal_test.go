@@ -289,24 +289,49 @@ func TestEnvelopeInTable(t *testing.T) {
 	}
 }
 
-// FuzzCompactRoundTrip publishes messages whose compact attributes hold any
-// text and reads them back: the bus gets exactly the headers it published.
+// FuzzCompactRoundTrip publishes messages whose envelope headers hold any text
+// (a value of "\x00" leaves the header out), and whose ID and type may differ
+// from their headers or not fit a property, and reads them back: the bus gets
+// exactly the headers it published.
 func FuzzCompactRoundTrip(f *testing.F) {
-	f.Add("/tests", "customer-7", "1", "1.0")
-	f.Add("/a,b%2C", "%", ",,", "")
-	f.Add("", "x=y,z", "%zz", "2.0")
+	f.Add("id-1", "tests.x.v1", "id-1", "tests.x.v1", "application/json", "c-1", "/tests", "customer-7", "2", "1.0")
+	f.Add("id-1", "tests.x.v1", "\x00", "other.v1", "", "\x00", "/a,b%2C", "%", ",,", "")
+	f.Add("", "t", "x=y,z", "", "\x00", "%zz", "", "x=y,z", "\x00", "2.0")
 	tr := &Transport{opts: Options{Name: "svc"}}
-	f.Fuzz(func(t *testing.T, source, subject, attempt, spec string) {
-		h := map[string]string{bus.HeaderID: "id-1", bus.HeaderType: "tests.x.v1", bus.HeaderSource: source,
-			bus.HeaderSubject: subject, bus.HeaderAttempt: attempt, bus.HeaderSpecVersion: spec, "x": "y"}
-		if attempt == "" {
-			delete(h, bus.HeaderAttempt)
+	f.Fuzz(func(t *testing.T, id, typ, idH, typeH, ct, corr, source, subject, attempt, spec string) {
+		h := map[string]string{"x": "y"}
+		for k, v := range map[string]string{bus.HeaderID: idH, bus.HeaderType: typeH, bus.HeaderContentType: ct,
+			bus.HeaderCorrelationID: corr, bus.HeaderSource: source, bus.HeaderSubject: subject,
+			bus.HeaderAttempt: attempt, bus.HeaderSpecVersion: spec} {
+			if v != "\x00" {
+				h[k] = v
+			}
 		}
-		m := bus.Message{ID: "id-1", Type: "tests.x.v1", Headers: h}
+		m := bus.Message{ID: id, Type: typ, Headers: h}
 		d := delivered(tr.publishing(m, 0))
 		back, _ := message(&d)
 		if !maps.Equal(back.Headers, m.Headers) {
-			t.Errorf("read back %q\nwant %q (compact %q)", back.Headers, m.Headers, d.Headers[headerCompact])
+			t.Errorf("read back %q\nwant %q (compact %q, table %v)", back.Headers, m.Headers, d.Headers[headerCompact], d.Headers)
+		}
+		if len(id) <= maxShortstr && id != "" && back.ID != id {
+			t.Errorf("ID read back %q, want %q", back.ID, id)
+		}
+	})
+}
+
+// FuzzMessage reads deliveries with any compact header and properties: no
+// panic, and the compact header is never among the headers the bus sees.
+func FuzzMessage(f *testing.F) {
+	f.Add("source=/a,time=2026-01-01T00:00:00Z,attempt=2", "id-1", "t.v1", "application/json", "c")
+	f.Add(",,=,%,%zz,specversion,id,type=", "", "", "", "")
+	f.Fuzz(func(t *testing.T, compact, id, typ, ct, corr string) {
+		d := amqp.Delivery{Headers: amqp.Table{headerCompact: compact, "a": "b"}, MessageId: id, Type: typ, ContentType: ct, CorrelationId: corr}
+		m, _ := message(&d)
+		if _, ok := m.Headers[headerCompact]; ok {
+			t.Errorf("headers %v have %s", m.Headers, headerCompact)
+		}
+		if m.Headers["a"] != "b" {
+			t.Errorf("headers %v lost the table's a=b", m.Headers)
 		}
 	})
 }
