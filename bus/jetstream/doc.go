@@ -137,11 +137,13 @@
 // directory too. While it reconnects, [Transport.Publish] waits for the
 // connection until its ctx ends: a message whose acknowledgement was lost with
 // the connection, or that the stream did not answer while the server
-// restarted, is published again with the same ID after a backoff (50ms
-// doubling to 1s), and the duplicate window absorbs it if it was stored the
-// first time. A Publish whose ctx ends first returns an error that wraps
-// ctx.Err() and the last publish error (the message may be stored: publish it
-// again with the same ID). Consumers issue new pull requests on the new connection, and
+// restarted, is published again with the same ID after a backoff (a random
+// wait of up to 50ms, doubling up to 1s), and the duplicate window absorbs it
+// if it was stored the first time — within [Options.DuplicateWindow] of the
+// call, after which Publish gives up with an error that says so. A Publish
+// whose ctx ends first returns an error that wraps ctx.Err() and the last
+// publish error (the message may be stored: publish it again with the same ID).
+// Consumers issue new pull requests on the new connection, and
 // detect a pull request that stopped sending heartbeats, or a consumer that was
 // deleted, and declare the consumer again. Acknowledgements sent while
 // disconnected are delivered on reconnection; a message that was on its way to

@@ -74,6 +74,10 @@ func TestPublishWaitsForTheServer(t *testing.T) {
 			if d < downtime/2 {
 				t.Errorf("Publish returned after %s; want it to wait for the server (down for %s)", d, downtime)
 			}
+			// Nothing is acknowledged yet: the stream holds exactly what was stored.
+			if n := storedEvents(t, tr); n != uint64(tc.n) {
+				t.Errorf("the stream holds %d messages after Publish; want %d (each once)", n, tc.n)
+			}
 			receiveOnce(t, c, msgs)
 		})
 	}
@@ -100,6 +104,28 @@ func TestPublishDeadlineDuringOutage(t *testing.T) {
 	}
 	if d < timeout-50*time.Millisecond || d > timeout+time.Second {
 		t.Errorf("Publish returned after %s; want about its deadline, %s", d, timeout)
+	}
+}
+
+// A Publish during an outage longer than the duplicate window gives up once a
+// copy published again could no longer be recognised, with an error that says
+// so, instead of risking a second stored copy.
+func TestPublishGivesUpAtTheDuplicateWindow(t *testing.T) {
+	o := outageOptions()
+	o.DuplicateWindow = time.Second
+	tr := newEmbedded(t, t.TempDir(), o)
+	subscribe(t, tr, bus.Subscription{Name: "window"})
+	restartEmbedded(t, tr, 4*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	began := time.Now()
+	err := tr.Publish(ctx, testMessage(t, 1))
+	d := time.Since(began)
+	if err == nil || !strings.Contains(err.Error(), "duplicate window") || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Publish during a 4s outage with a 1s duplicate window = %v; want it to give up at the window", err)
+	}
+	if d > 3*time.Second {
+		t.Errorf("Publish gave up after %s; want about the 1s window", d)
 	}
 }
 
@@ -207,6 +233,11 @@ func TestPublishAgainAfterLostAck(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Publish still waiting 15s after the connection came back")
+	}
+	// Nothing is acknowledged yet: the stream holds exactly what was stored
+	// (a late second copy would escape receiveOnce's short look).
+	if n := storedEvents(t, tr); n != 1 {
+		t.Errorf("the stream holds %d messages after Publish; want 1 (the copy published again absorbed)", n)
 	}
 	receiveOnce(t, c, []bus.Message{m})
 }

@@ -29,10 +29,14 @@ import (
 // connection dropped before the acknowledgement came, the stream did not answer
 // during a server restart, the acknowledgement did not come within
 // Options.PublishTimeout) is published again with the same Nats-Msg-Id after a
-// backoff (50ms doubling to 1s), so that the duplicate window absorbs it if the
-// first attempt was stored after all. When ctx ends first, the error wraps
-// ctx.Err() and the last publish error; when the transport closes, it is
-// [bus.ErrClosed]. Other errors — the stream refused the message, or it does not
+// backoff (a random wait of up to 50ms, doubling up to 1s), so that the
+// duplicate window absorbs it if an earlier attempt was stored after all. It
+// is published again only within Options.DuplicateWindow of the call (less a
+// tenth, for the trip): after that, a copy already stored would no longer be
+// recognised, and Publish gives up with an error that says so (publishing it
+// again later may store it twice; the consumers' inbox absorbs that). When ctx
+// ends first, the error wraps ctx.Err() and the last publish error; when the
+// transport closes, it is [bus.ErrClosed]. Other errors — the stream refused the message, or it does not
 // exist — end the call at once. A message of a multi-message call that is
 // published again may be stored after later messages of the same call.
 //
@@ -49,13 +53,14 @@ func (t *Transport) Publish(ctx context.Context, msgs ...bus.Message) error {
 			return err
 		}
 	}
+	began := time.Now()
 	if len(msgs) == 1 {
 		r := newPubReq(t.publishMsg(msgs[0]))
 		err := t.enqueue(ctx, r)
 		if err == nil {
 			m := r.m // r goes back to the pool in wait
 			if err = t.wait(ctx, r); transient(err) {
-				_, err = t.republish(ctx, []failedPub{{0, m, err}})
+				_, err = t.republish(ctx, began, []failedPub{{0, m, err}})
 			}
 		}
 		if err != nil {
@@ -84,7 +89,7 @@ func (t *Transport) Publish(ctx context.Context, msgs ...bus.Message) error {
 		}
 	}
 	if len(failed) > 0 {
-		if i, err := t.republish(ctx, failed); err != nil {
+		if i, err := t.republish(ctx, began, failed); err != nil {
 			return fmt.Errorf("jetstream: publish %s %s: %w", msgs[i].Type, msgs[i].ID, err)
 		}
 	}
@@ -123,31 +128,39 @@ func transient(err error) bool {
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, natsjs.ErrAsyncPublishTimeout))
 }
 
-// republish publishes the failed messages of a Publish call again, after a
-// backoff, with their Nats-Msg-Id, round after round, until every one is
-// acknowledged. It stops at the first error that is not transient, when ctx
-// ends (the error wraps ctx.Err() and the last publish error) or when the
-// transport closes (bus.ErrClosed), and returns the index of the message the
-// error is about.
+// republish publishes the failed messages of a Publish call made at began
+// again, after a backoff, with their Nats-Msg-Id, round after round, until
+// every one is acknowledged. It stops at the first error that is not
+// transient, when ctx ends (the error wraps ctx.Err() and the last publish
+// error), when the transport closes (bus.ErrClosed), or when another round
+// would start too late for the duplicate window to absorb a copy that an
+// earlier attempt stored (every attempt was sent after began); it returns the
+// index of the message the error is about.
 //
 // Each attempt publishes a new nats.Msg (sharing the header and data): the
 // pending publishes are keyed by their *nats.Msg, and nats.go may still report
 // an outcome for an earlier attempt (its own retry after no responders can fail
 // and then time out), which must not be taken for the new attempt's.
-func (t *Transport) republish(ctx context.Context, failed []failedPub) (int, error) {
+func (t *Transport) republish(ctx context.Context, began time.Time, failed []failedPub) (int, error) {
 	reqs := make([]*pubReq, len(failed))
 	last := failed[len(failed)-1].err
+	window := t.opts.DuplicateWindow
+	until := began.Add(window - window/10)
 	for n := 1; ; n++ {
 		for _, f := range failed {
 			if errors.Is(f.err, natsjs.ErrNoStreamResponse) || errors.Is(f.err, nats.ErrNoResponders) {
-				if t.eventsStreamMissing(ctx) {
-					return f.i, fmt.Errorf("%w (stream %s does not exist)", f.err, t.names.events)
+				if t.noStreamFor(ctx, f.m.Subject) {
+					return f.i, fmt.Errorf("%w (no stream takes %s: stream %s does not exist or does not cover it)", f.err, f.m.Subject, t.names.events)
 				}
 				break
 			}
 		}
 		if err := t.sleep(ctx, publishBackoff.Delay(n, 0)); err != nil {
 			return failed[0].i, t.retryErr(err, last)
+		}
+		if time.Now().After(until) {
+			return failed[0].i, fmt.Errorf("%w (gave up publishing again %s after the call: the stream's duplicate window of %s would no longer absorb a copy already stored; publishing it again may store it twice)",
+				last, time.Since(began).Round(time.Millisecond), window)
 		}
 		for j := range failed {
 			f := &failed[j]
@@ -201,14 +214,14 @@ func (t *Transport) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// eventsStreamMissing reports whether the server says that the events stream
-// does not exist, which no-responders errors do not tell apart from a stream
-// that is not reachable yet.
-func (t *Transport) eventsStreamMissing(ctx context.Context) bool {
+// noStreamFor reports whether the server says that no stream takes subject
+// (the events stream was deleted, or no longer covers it), which no-responders
+// errors do not tell apart from a stream that is not reachable yet.
+func (t *Transport) noStreamFor(ctx context.Context, subject string) bool {
 	if !t.nc.IsConnected() {
 		return false // the request would wait for the connection
 	}
-	_, err := t.js.Stream(ctx, t.names.events)
+	_, err := t.js.StreamNameBySubject(ctx, subject)
 	return errors.Is(err, natsjs.ErrStreamNotFound)
 }
 
