@@ -56,6 +56,18 @@
 // several processes at once, is harmless. The prefix, "rampart_" by default, is
 // [Options.TablePrefix]; the SQL inbox may share it.
 //
+// Upgrading a large outbox on PostgreSQL: each migration runs in one
+// transaction, and migration 2 (parked rows) adds two columns and builds three
+// partial indexes with plain CREATE INDEX, which holds a lock that blocks
+// writes to the outbox table — and so the transactions of the program that add
+// events — for as long as the build takes, which grows with the table (sent
+// rows stay for RelayOptions.Retention, a day by default). On a table of
+// millions of rows, run [Migrate] once before the new version starts, at a
+// quiet time, or first run the two ALTER TABLE statements of
+// schema/postgres/0002_parked.sql yourself (adding a column without a default
+// is quick) and build its three indexes with CREATE INDEX CONCURRENTLY under
+// the same names: the migration's IF NOT EXISTS then leaves them alone.
+//
 // <prefix>outbox has one row per event: seq (an identity, the order of Add),
 // event_id (unique), event_type, ordering_key (empty when none), headers (JSON),
 // body, created_at, attempts, last_error (of the last failed publication),
