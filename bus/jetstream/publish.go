@@ -391,10 +391,15 @@ func (t *Transport) send(r *pubReq) {
 			continue // room comes with the next acknowledgement
 		}
 		if err != nil {
+			// Unless an acknowledgement handler took it first (one outcome per
+			// request: its done channel holds one).
 			t.wmu.Lock()
+			_, mine := t.waiting[m]
 			delete(t.waiting, m)
 			t.wmu.Unlock()
-			r.done <- err
+			if mine {
+				r.done <- err
+			}
 		}
 		return
 	}
