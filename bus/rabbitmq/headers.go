@@ -121,12 +121,11 @@ func shortstr(s string) string {
 // publishing returns the AMQP message that carries m: persistent, message-id the
 // event ID, type the event type, app-id the service's name (no timestamp: the
 // envelope's time is more precise, and each property costs the client and the
-// broker), and the envelope in
-// the compact form ([headerCompact]): ce-id, ce-type, content-type and
-// ce-correlationid in their basic properties (each when it has the property's
-// value and fits it), the CloudEvents attributes without a property and the
-// attempt in the [headerCompact] header, and the other headers as a table of
-// strings, with room for extra more. [message] puts them back, so that the bus
+// broker), and the envelope in the compact form ([headerCompact]): ce-id,
+// ce-type, content-type and ce-correlationid in their basic properties (each
+// when it has the property's value and fits it), the CloudEvents attributes
+// without a property and the attempt in the [headerCompact] header, and the
+// other headers as a table of strings, with room for extra more. [message] puts them back, so that the bus
 // reads the headers it published. With Options.EnvelopeInTable, the table has
 // every header (the properties are set too) and there is no [headerCompact].
 func (t *Transport) publishing(m bus.Message, extra int) amqp.Publishing {
