@@ -38,9 +38,11 @@ func TestShutdownAllReportsEveryError(t *testing.T) {
 	}
 }
 
-// TestCloseProvidersStopsEverySimulator: closeProviders stops the three
-// simulators it is given and leaves none running.
-func TestCloseProvidersStopsEverySimulator(t *testing.T) {
+// StartSimulators starts the three provider simulators on loopback and closes
+// them when t ends (Close may come after they were stopped). For this
+// package's tests, inside it and outside.
+func StartSimulators(t testing.TB) Simulators {
+	t.Helper()
 	pay, err := providers.NewPaymentSimulator(providers.PaymentSimOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -53,15 +55,26 @@ func TestCloseProvidersStopsEverySimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []interface{ Start(string) error }{pay, inv, mail} {
+	for _, s := range []interface {
+		Start(string) error
+		Close() error
+	}{pay, inv, mail} {
 		if err := s.Start(""); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { s.Close() })
 	}
-	if err := closeProviders(context.Background(), Clients{}, Simulators{pay, inv, mail}); err != nil {
+	return Simulators{pay, inv, mail}
+}
+
+// TestCloseProvidersStopsEverySimulator: closeProviders stops the three
+// simulators it is given and leaves none running.
+func TestCloseProvidersStopsEverySimulator(t *testing.T) {
+	sims := StartSimulators(t)
+	if err := closeProviders(context.Background(), Clients{}, sims); err != nil {
 		t.Fatalf("closeProviders() = %v, want nil", err)
 	}
-	for _, s := range []interface{ Start(string) error }{pay, inv, mail} {
+	for _, s := range []interface{ Start(string) error }{sims.Payments, sims.Inventory, sims.Email} {
 		if err := s.Start(""); !errors.Is(err, providers.ErrStarted) {
 			t.Errorf("Start() after closeProviders = %v, want ErrStarted (stopped for good)", err)
 		}

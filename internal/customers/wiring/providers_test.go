@@ -9,7 +9,6 @@ import (
 	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/config"
 	"github.com/rampart-go/rampart/internal/customers/domain"
-	"github.com/rampart-go/rampart/internal/customers/providers"
 	"github.com/rampart-go/rampart/internal/customers/wiring"
 )
 
@@ -17,27 +16,8 @@ import (
 // called there, with the credentials the configuration names, and no simulator
 // is started for them.
 func TestConfiguredProviders(t *testing.T) {
-	pay, err := providers.NewPaymentSimulator(providers.PaymentSimOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := providers.NewInventorySimulator(providers.InventorySimOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mail, err := providers.NewEmailSimulator(providers.EmailSimOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []interface {
-		Start(string) error
-		Close() error
-	}{pay, inv, mail} {
-		if err := s.Start(""); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-	}
+	sims := wiring.StartSimulators(t)
+	pay, inv, mail := sims.Payments, sims.Inventory, sims.Email
 	t.Setenv("TEST_PAYMENTS_SECRET", pay.ClientConfig().ClientSecret.(auth.Secret).Reveal())
 	t.Setenv("TEST_INVENTORY_KEY", inv.ClientConfig().Key.(auth.Secret).Reveal())
 	t.Setenv("TEST_EMAIL_KEY", mail.ClientConfig().APIKey.(auth.Secret).Reveal())

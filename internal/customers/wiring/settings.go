@@ -1,7 +1,6 @@
 package wiring
 
 import (
-	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -160,17 +159,9 @@ func (s *Settings) check() error {
 	return nil
 }
 
-// normalize fills in the defaults.
-func (s *Settings) normalize() {
-	d := defaultSection()
-	s.Addr = cmp.Or(s.Addr, d.Addr)
-	s.DataDir = cmp.Or(s.DataDir, d.DataDir)
-	s.JWTAudience = cmp.Or(s.JWTAudience, d.JWTAudience)
-	s.JWTScope = cmp.Or(s.JWTScope, d.JWTScope)
-	s.DevTokenTTL = cmp.Or(s.DevTokenTTL, d.DevTokenTTL.D())
-	s.ShutdownTimeout = cmp.Or(s.ShutdownTimeout, d.ShutdownTimeout.D())
-	s.ChargeInterval = cmp.Or(s.ChargeInterval, d.ChargeInterval.D())
-}
+// normalize fills in the defaults: the settings left zero from the built-in
+// section (whose log level, info, is the zero level).
+func (s *Settings) normalize() { s.applySection(defaultSection()) }
 
 // logger returns s.Logger, or a JSON logger at s.LogLevel on s.LogOutput
 // (standard error by default) that adds the correlation IDs.
