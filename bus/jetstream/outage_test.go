@@ -217,8 +217,14 @@ func TestPublishAgainAfterLostAck(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- tr.Publish(ctx, m) }()
 	waitFor(t, "the message waiting for its acknowledgement", func() bool { return tr.js.PublishAsyncPending() == 1 })
-	time.Sleep(200 * time.Millisecond) // the message reaches the server, which stores it
-	p.p.Stop()                         // the connection drops; the ack is lost
+	// A connection around the proxy sees the server store the message, while
+	// its acknowledgement is still held back.
+	direct, err := connect(t, url, testOptions(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the server to store the message", func() bool { return storedEvents(t, direct) == 1 })
+	p.p.Stop() // the connection drops; the ack is lost
 	if err := p.p.Toxics.RemoveToxic(context.Background(), "slow-acks"); err != nil {
 		t.Fatal(err)
 	}
