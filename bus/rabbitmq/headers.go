@@ -154,7 +154,7 @@ func (t *Transport) publishing(m bus.Message, extra int) amqp.Publishing {
 	}
 	// inTable: bit i says compactAttrs[i] stays in the table (a header whose
 	// property has another value); the table wins over the compact form.
-	var list []byte
+	var list strings.Builder
 	inTable := 0
 	for i, a := range compactAttrs {
 		v, ok := m.Headers[a.header]
@@ -169,11 +169,11 @@ func (t *Transport) publishing(m bus.Message, extra int) amqp.Publishing {
 		switch {
 		case ok && v == implied && v != "":
 		case ok:
-			list = appendEntry(list, a.name)
-			list = append(list, '=')
-			list = appendEscaped(list, v)
+			appendEntry(&list, a.name)
+			list.WriteByte('=')
+			appendEscaped(&list, v)
 		case implied != "":
-			list = appendEntry(list, a.name) // absent, not implied
+			appendEntry(&list, a.name) // absent, not implied
 		}
 	}
 	h := make(amqp.Table, extra+1)
@@ -205,37 +205,37 @@ func (t *Transport) publishing(m bus.Message, extra int) amqp.Publishing {
 		}
 		h[k] = v
 	}
-	h[headerCompact] = string(list)
+	h[headerCompact] = list.String()
 	p.Headers = h
 	return p
 }
 
 // appendEntry appends k to the list b, after a comma unless b is empty.
-func appendEntry(b []byte, k string) []byte {
-	if b == nil {
-		b = make([]byte, 0, 96)
+func appendEntry(b *strings.Builder, k string) {
+	if b.Len() == 0 {
+		b.Grow(96)
 	} else {
-		b = append(b, ',')
+		b.WriteByte(',')
 	}
-	return append(b, k...)
+	b.WriteString(k)
 }
 
 // appendEscaped appends v to b with "%" and "," escaped as "%25" and "%2C".
-func appendEscaped(b []byte, v string) []byte {
+func appendEscaped(b *strings.Builder, v string) {
 	if strings.IndexAny(v, "%,") < 0 {
-		return append(b, v...)
+		b.WriteString(v)
+		return
 	}
 	for i := range len(v) {
 		switch c := v[i]; c {
 		case '%':
-			b = append(b, "%25"...)
+			b.WriteString("%25")
 		case ',':
-			b = append(b, "%2C"...)
+			b.WriteString("%2C")
 		default:
-			b = append(b, c)
+			b.WriteByte(c)
 		}
 	}
-	return b
 }
 
 // unescape undoes appendEscaped. A malformed escape ("%" not followed by two hex
