@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -278,8 +281,30 @@ func jsEnvelope(b *testing.B, typ string) bus.Message {
 // and the embedded server if any) per message since cpu0 (from jsCPU): it
 // depends less than the rate on what else runs on the machine.
 func jsReportRate(b *testing.B, n int, elapsed, cpu0 time.Duration) {
+	if os.Getenv("BENCH_PROFILE_DIR") != "" {
+		pprof.StopCPUProfile()
+	}
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "msg/s")
 	b.ReportMetric(float64((jsCPU(b)-cpu0).Nanoseconds())/float64(n), "cpu-ns/msg")
+}
+
+// jsStart returns the time and the CPU time (jsCPU) at the start of the
+// measured part of a benchmark. With BENCH_PROFILE_DIR set (and no
+// -cpuprofile), it also starts a CPU profile of that part alone, which
+// jsReportRate stops: <dir>/<benchmark name>.prof.
+func jsStart(b *testing.B) (time.Time, time.Duration) {
+	if dir := os.Getenv("BENCH_PROFILE_DIR"); dir != "" {
+		name := strings.NewReplacer("/", "_", "=", "-").Replace(b.Name())
+		f, err := os.Create(filepath.Join(dir, name+".prof"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { f.Close() })
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Now(), jsCPU(b)
 }
 
 // jsCPU returns the CPU time (user and system) the process has used so far.
@@ -302,7 +327,7 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
-			start, cpu0 := time.Now(), jsCPU(b)
+			start, cpu0 := jsStart(b)
 			for i := range b.N {
 				if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: r.subject, Data: jsEventBody},
 					natsjs.WithMsgID(fmt.Sprintf("%s-%d", r.sub, i))); err != nil {
@@ -321,7 +346,7 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 				header := jsEnvelopeHeader(b, r.typ, envelope == "+compact")
 				b.ReportAllocs()
 				b.ResetTimer()
-				start, cpu0 := time.Now(), jsCPU(b)
+				start, cpu0 := jsStart(b)
 				for i := range b.N {
 					m := &nats.Msg{Subject: r.subject, Data: jsEventBody}
 					var opts []natsjs.PublishOpt
@@ -353,7 +378,7 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 			var wg sync.WaitGroup
 			b.ReportAllocs()
 			b.ResetTimer()
-			start, cpu0 := time.Now(), jsCPU(b)
+			start, cpu0 := jsStart(b)
 			for range min(jsInFlight, b.N) {
 				wg.Go(func() {
 					for next.Add(1) <= int64(b.N) {
@@ -378,7 +403,7 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 			var wg sync.WaitGroup
 			b.ReportAllocs()
 			b.ResetTimer()
-			start, cpu0 := time.Now(), jsCPU(b)
+			start, cpu0 := jsStart(b)
 			pubs := jsInFlight
 			if v, err := strconv.Atoi(os.Getenv("BENCH_PUBS")); err == nil {
 				pubs = v
@@ -412,7 +437,7 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 			var wg sync.WaitGroup
 			b.ReportAllocs()
 			b.ResetTimer()
-			start, cpu0 := time.Now(), jsCPU(b)
+			start, cpu0 := jsStart(b)
 			for range publishers {
 				wg.Go(func() {
 					events := make([]any, 0, batch)
@@ -458,7 +483,7 @@ func BenchmarkJetStreamConsume(b *testing.B) {
 			n := int64(b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
-			start, cpu0 := time.Now(), jsCPU(b)
+			start, cpu0 := jsStart(b)
 			cc, err := cons.Consume(func(m natsjs.Msg) {
 				if err := m.Ack(); err != nil {
 					b.Error(err)
@@ -495,7 +520,7 @@ func BenchmarkJetStreamConsume(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			start, cpu0 := time.Now(), jsCPU(b)
+			start, cpu0 := jsStart(b)
 			if err := bb.Start(context.Background()); err != nil {
 				b.Fatal(err)
 			}
