@@ -1,11 +1,13 @@
 package idempotency
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,8 +52,10 @@ type MemoryOptions struct {
 // need a shared store such as [Redis].
 //
 // Memory reads the time with time.Now, so it can be tested with testing/synctest. It
-// keeps the strings of the keys it holds. It never blocks on I/O, so it ignores the
-// contexts passed to it. A Memory is safe for concurrent use; it must be created with
+// keeps a copy of the bytes of the keys it holds, in memory without pointers, which
+// the garbage collector does not scan, so that a large store adds little to the
+// cost of a collection. It never blocks on I/O, so it ignores the contexts passed to
+// it. A Memory is safe for concurrent use; it must be created with
 // [NewMemory].
 type Memory struct {
 	retention int64 // nanoseconds
@@ -86,7 +90,7 @@ func NewMemory(opts MemoryOptions) *Memory {
 		if i < opts.MaxEntries%n {
 			c++
 		}
-		m.shards[i].init(c)
+		m.shards[i].init(c, m.seed)
 	}
 	return m
 }
@@ -105,9 +109,10 @@ func (m *Memory) Claim(_ context.Context, k Key, lease time.Duration) (Status, T
 	if lease <= 0 {
 		return 0, "", fmt.Errorf("idempotency: lease %v is not positive", lease)
 	}
-	s := m.shard(k)
+	h := m.hash(k)
+	s := m.shard(h)
 	s.mu.Lock()
-	st, tok, err := s.claim(k, int64(lease), m.now(), &m.tokens)
+	st, tok, err := s.claimHashed(k, h, int64(lease), m.now(), &m.tokens)
 	s.mu.Unlock()
 	return st, tok, err
 }
@@ -117,9 +122,10 @@ func (m *Memory) Done(_ context.Context, k Key, t Token) error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
-	s := m.shard(k)
+	h := m.hash(k)
+	s := m.shard(h)
 	s.mu.Lock()
-	err := s.done(k, t, m.retention, m.now())
+	err := s.doneHashed(k, h, t, m.retention, m.now())
 	s.mu.Unlock()
 	return err
 }
@@ -129,9 +135,10 @@ func (m *Memory) Release(_ context.Context, k Key, t Token) error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
-	s := m.shard(k)
+	h := m.hash(k)
+	s := m.shard(h)
 	s.mu.Lock()
-	err := s.release(k, t, m.now())
+	err := s.releaseHashed(k, h, t, m.now())
 	s.mu.Unlock()
 	return err
 }
@@ -143,7 +150,7 @@ func (m *Memory) Len() int {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
-		n += len(s.entries)
+		n += s.n
 		s.mu.Unlock()
 	}
 	return n
@@ -154,13 +161,15 @@ func (m *Memory) Len() int {
 // the order of their expiry.
 func (m *Memory) now() int64 { return int64(time.Since(m.epoch)) }
 
-func (m *Memory) shard(k Key) *memShard {
-	if m.mask == 0 {
-		return &m.shards[0]
-	}
-	h := maphash.String(m.seed, k.MessageID) ^ maphash.String(m.seed, k.Consumer)*0x9e3779b97f4a7c15
-	return &m.shards[h&m.mask]
+// hash is the hash of k, which picks its shard (by its low bits) and finds it in
+// the shard's index.
+func (m *Memory) hash(k Key) uint64 { return hashKey(m.seed, k) }
+
+func hashKey(seed maphash.Seed, k Key) uint64 {
+	return maphash.String(seed, k.MessageID) ^ maphash.String(seed, k.Consumer)*0x9e3779b97f4a7c15
 }
+
+func (m *Memory) shard(h uint64) *memShard { return &m.shards[h&m.mask] }
 
 // tokenBlock is how many tokens a shard makes at once, in one string.
 const tokenBlock = 64
@@ -170,15 +179,20 @@ const tokenBlock = 64
 // at a time and writes them into one string, of which each token is a part, so
 // that a claim costs no allocation of its own. (A token held keeps its block's
 // few hundred bytes.)
+//
+// The shard keeps the number of a token, not its text: see [tokenIs].
 type tokenSource struct {
-	text string
-	ends [tokenBlock]uint16 // where each token of text ends
-	next int                // the index of the next token to hand out; tokenBlock when text is used up
+	text  string
+	ends  [tokenBlock]uint16 // where each token of text ends
+	first uint64             // the number of the first token of text
+	next  int                // the index of the next token to hand out; tokenBlock when text is used up
 }
 
-func (ts *tokenSource) token(counter *atomic.Uint64) Token {
+// token returns a new token and its number, which is never 0.
+func (ts *tokenSource) token(counter *atomic.Uint64) (Token, uint64) {
 	if ts.next == tokenBlock {
 		first := counter.Add(tokenBlock) - tokenBlock + 1
+		ts.first = first
 		buf := make([]byte, 0, tokenBlock*8)
 		for i := range uint64(tokenBlock) {
 			buf = strconv.AppendUint(buf, first+i, 36)
@@ -190,16 +204,41 @@ func (ts *tokenSource) token(counter *atomic.Uint64) Token {
 	if ts.next > 0 {
 		start = ts.ends[ts.next-1]
 	}
-	tok := Token(ts.text[start:ts.ends[ts.next]])
+	tok, n := Token(ts.text[start:ts.ends[ts.next]]), ts.first+uint64(ts.next)
 	ts.next++
-	return tok
+	return tok, n
+}
+
+// tokenIs reports whether tok is the token of number n (not 0): whether it is n in
+// base 36, written as [tokenSource] writes it.
+func tokenIs(tok Token, n uint64) bool {
+	var buf [16]byte
+	return string(strconv.AppendUint(buf[:0], n, 36)) == string(tok)
 }
 
 // memShard is one lock's worth of a Memory. Its methods are called with mu held and
 // take the time as an argument, so that tests can drive them.
+//
+// Nothing a shard holds has pointers, apart from the headers of its slices and map
+// and its current token block, so that the garbage collector has nothing to scan in
+// it however many entries it holds:
+//   - slots holds the entries. A free slot is in the free list, linked by next.
+//   - index maps the hash of a key to the slot of its entry. Keys with the same hash
+//     (in practice never) are chained through next, starting from the index.
+//   - arena holds the bytes of the keys: the Consumer, then the MessageID, of each
+//     entry at the slot's off. The bytes of the keys dropped are dead until the
+//     arena is compacted, which happens when it is full and they are half of it.
+//   - marks queues the done marks by slot, in the order they expire.
 type memShard struct {
 	mu       sync.Mutex
-	entries  map[Key]memEntry
+	seed     maphash.Seed // the Memory's, for the methods that take no hash
+	index    map[uint64]uint32
+	slots    []memSlot
+	free     uint32 // the first free slot, or noSlot
+	n        int    // entries held: slots in use
+	arena    []byte
+	order    []uint32  // the slots in use by the place of their key, made by compact
+	dead     int       // bytes of arena that no entry uses
 	marks    doneQueue // done marks, oldest (first to expire) first
 	capacity int
 	claims   int   // entries that are claims, live or expired
@@ -208,41 +247,183 @@ type memShard struct {
 	_        [64]byte
 }
 
-// memEntry is a claim (token set) or a done mark (token empty) that lasts until
-// deadline.
-type memEntry struct {
-	token    Token
+// noSlot is the slot index that means none.
+const noSlot = math.MaxUint32
+
+// minCompact is the number of dead bytes below which the arena is not compacted.
+const minCompact = 4096
+
+// memSlot is a claim (token not 0) or a done mark (token 0) that lasts until
+// deadline, or a free slot.
+type memSlot struct {
+	hash     uint64
 	deadline int64
+	token    uint64 // the number of the claim's token; 0 for a done mark
+	off      int    // where the key is in the arena
+	clen     int    // the length of the Consumer, which the MessageID follows
+	mlen     int    // the length of the MessageID
+	next     uint32 // the next slot of the same hash, or of the free list; noSlot ends both
+	used     bool
 }
 
-func (s *memShard) init(capacity int) {
-	s.entries = make(map[Key]memEntry)
+func (s *memShard) init(capacity int, seed maphash.Seed) {
+	s.seed = seed
+	s.index = make(map[uint64]uint32)
+	s.free = noSlot
 	s.capacity = capacity
 	s.sweepAt = math.MaxInt64
 	s.tokens.next = tokenBlock
 }
 
-// claim takes a token from tokens only when it claims k, so that a duplicate costs no
-// allocation.
+// find returns the slot of k, whose hash is h, or noSlot.
+func (s *memShard) find(k Key, h uint64) uint32 {
+	i, ok := s.index[h]
+	if !ok {
+		return noSlot
+	}
+	for ; i != noSlot; i = s.slots[i].next {
+		e := &s.slots[i]
+		if e.hash == h && e.clen == len(k.Consumer) && e.mlen == len(k.MessageID) &&
+			string(s.arena[e.off:e.off+e.clen]) == k.Consumer &&
+			string(s.arena[e.off+e.clen:e.off+e.clen+e.mlen]) == k.MessageID {
+			return i
+		}
+	}
+	return noSlot
+}
+
+// key returns the key of the slot i, in new strings.
+func (s *memShard) key(i uint32) Key {
+	e := &s.slots[i]
+	return Key{
+		Consumer:  string(s.arena[e.off : e.off+e.clen]),
+		MessageID: string(s.arena[e.off+e.clen : e.off+e.clen+e.mlen]),
+	}
+}
+
+// add adds an entry for k, which the shard does not hold and whose hash is h, and
+// returns its slot.
+func (s *memShard) add(k Key, h uint64, token uint64, deadline int64) uint32 {
+	if n := len(k.Consumer) + len(k.MessageID); len(s.arena)+n > cap(s.arena) {
+		if s.dead >= minCompact && s.dead >= len(s.arena)/2 {
+			s.compact()
+		} else {
+			// Double it at once, rather than by the quarters of append, so that a
+			// shard that has just filled up reaches the size it keeps in one step.
+			s.arena = append(make([]byte, 0, 2*(len(s.arena)+n)), s.arena...)
+		}
+	}
+	off := len(s.arena)
+	s.arena = append(append(s.arena, k.Consumer...), k.MessageID...)
+	i := s.free
+	if i == noSlot {
+		i = uint32(len(s.slots))
+		s.slots = append(s.slots, memSlot{})
+	} else {
+		s.free = s.slots[i].next
+	}
+	next, ok := s.index[h]
+	if !ok {
+		next = noSlot
+	}
+	s.slots[i] = memSlot{
+		hash: h, deadline: deadline, token: token,
+		off: off, clen: len(k.Consumer), mlen: len(k.MessageID),
+		next: next, used: true,
+	}
+	s.index[h] = i
+	s.n++
+	return i
+}
+
+// remove drops the entry of slot i.
+func (s *memShard) remove(i uint32) {
+	e := &s.slots[i]
+	if head := s.index[e.hash]; head == i {
+		if e.next == noSlot {
+			delete(s.index, e.hash)
+		} else {
+			s.index[e.hash] = e.next
+		}
+	} else {
+		for s.slots[head].next != i {
+			head = s.slots[head].next
+		}
+		s.slots[head].next = e.next
+	}
+	s.dead += e.clen + e.mlen
+	*e = memSlot{next: s.free}
+	s.free = i
+	s.n--
+	if s.n == 0 { // nothing is left to copy
+		s.arena, s.dead = s.arena[:0], 0
+	}
+}
+
+// compact moves the keys of the entries held to the start of the arena, in the
+// order they are in it. It runs when the arena is full and at least half of it is
+// dead, so that the bytes it moves are no more than the bytes that died since the
+// last compaction (its cost is O(1) amortised per byte added, plus the sort of
+// the slots by where their keys are), and the arena grows only when more than half
+// of it is in use: it stays below four times the bytes of the keys held. A full
+// shard that goes through keys of about the same size allocates nothing.
+func (s *memShard) compact() {
+	order := s.order[:0]
+	for i := range s.slots {
+		if s.slots[i].used {
+			order = append(order, uint32(i))
+		}
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return cmp.Compare(s.slots[a].off, s.slots[b].off) })
+	w := 0
+	for _, i := range order {
+		e := &s.slots[i]
+		n := e.clen + e.mlen
+		copy(s.arena[w:w+n], s.arena[e.off:e.off+n])
+		e.off = w
+		w += n
+	}
+	s.arena, s.dead, s.order = s.arena[:w], 0, order
+}
+
+// claim is claimHashed for tests, which drive a shard without its Memory.
 func (s *memShard) claim(k Key, lease, now int64, tokens *atomic.Uint64) (Status, Token, error) {
+	return s.claimHashed(k, hashKey(s.seed, k), lease, now, tokens)
+}
+
+func (s *memShard) done(k Key, tok Token, retention, now int64) error {
+	return s.doneHashed(k, hashKey(s.seed, k), tok, retention, now)
+}
+
+func (s *memShard) release(k Key, tok Token, now int64) error {
+	return s.releaseHashed(k, hashKey(s.seed, k), tok, now)
+}
+
+// claimHashed takes a token from tokens only when it claims k, so that a duplicate
+// costs no allocation. h is the hash of k.
+func (s *memShard) claimHashed(k Key, h uint64, lease, now int64, tokens *atomic.Uint64) (Status, Token, error) {
 	s.dropExpiredDone(now)
-	e, ok := s.entries[k]
+	i := s.find(k, h)
 	switch {
-	case ok && e.deadline > now && e.token == "":
+	case i != noSlot && s.slots[i].deadline > now && s.slots[i].token == 0:
 		return AlreadyDone, "", nil
-	case ok && e.deadline > now:
+	case i != noSlot && s.slots[i].deadline > now:
 		return InProgress, "", nil
-	case ok:
+	case i != noSlot:
 		// A claim whose lease ended (expired done marks are gone already): its
 		// place is taken over.
 		s.claims--
-	case len(s.entries) >= s.capacity && !s.makeRoom(now):
+	case s.n >= s.capacity && !s.makeRoom(now):
 		return 0, "", fmt.Errorf("%w: %d live claims fill a shard of %d entries (MaxEntries too small for the number of messages in flight?)",
 			ErrFull, s.claims, s.capacity)
 	}
-	tok := s.tokens.token(tokens)
+	tok, n := s.tokens.token(tokens)
 	d := addSat(now, lease)
-	s.entries[k] = memEntry{token: tok, deadline: d}
+	if i != noSlot {
+		s.slots[i].token, s.slots[i].deadline = n, d
+	} else {
+		s.add(k, h, n, d)
+	}
 	s.claims++
 	if d < s.sweepAt {
 		s.sweepAt = d
@@ -250,38 +431,40 @@ func (s *memShard) claim(k Key, lease, now int64, tokens *atomic.Uint64) (Status
 	return Claimed, tok, nil
 }
 
-func (s *memShard) done(k Key, tok Token, retention, now int64) error {
+func (s *memShard) doneHashed(k Key, h uint64, tok Token, retention, now int64) error {
 	if tok == "" {
 		return ErrNotClaimed
 	}
 	s.dropExpiredDone(now)
-	e, ok := s.entries[k]
-	if !ok || e.token != tok {
+	i := s.find(k, h)
+	if i == noSlot || s.slots[i].token == 0 || !tokenIs(tok, s.slots[i].token) {
 		return ErrNotClaimed
 	}
 	s.claims--
+	e := &s.slots[i]
 	if e.deadline <= now {
-		delete(s.entries, k)
+		s.remove(i)
 		return ErrNotClaimed
 	}
 	d := addSat(now, retention)
-	s.entries[k] = memEntry{deadline: d}
-	s.marks.push(doneItem{key: k, deadline: d})
+	e.token, e.deadline = 0, d
+	s.marks.push(doneItem{slot: i, deadline: d})
 	return nil
 }
 
-func (s *memShard) release(k Key, tok Token, now int64) error {
+func (s *memShard) releaseHashed(k Key, h uint64, tok Token, now int64) error {
 	if tok == "" {
 		return ErrNotClaimed
 	}
 	s.dropExpiredDone(now)
-	e, ok := s.entries[k]
-	if !ok || e.token != tok {
+	i := s.find(k, h)
+	if i == noSlot || s.slots[i].token == 0 || !tokenIs(tok, s.slots[i].token) {
 		return ErrNotClaimed
 	}
 	s.claims--
-	delete(s.entries, k)
-	if e.deadline <= now {
+	expired := s.slots[i].deadline <= now
+	s.remove(i)
+	if expired {
 		return ErrNotClaimed
 	}
 	return nil
@@ -292,11 +475,11 @@ func (s *memShard) release(k Key, tok Token, now int64) error {
 // cleanup's cost O(1) amortised per operation.
 //
 // Every operation on the shard starts here, so no expired done mark is ever seen by
-// the rest: a done mark leaves the map only through the queue, and each queue item is
-// the current mark of its key.
+// the rest: a done mark leaves the shard only through the queue, and each queue item
+// is the slot of a current mark (a slot is reused only after its mark left).
 func (s *memShard) dropExpiredDone(now int64) {
 	for s.marks.len() > 0 && s.marks.front().deadline <= now {
-		delete(s.entries, s.marks.pop().key)
+		s.remove(s.marks.pop().slot)
 	}
 }
 
@@ -306,12 +489,12 @@ func (s *memShard) dropExpiredDone(now int64) {
 func (s *memShard) makeRoom(now int64) bool {
 	if s.claims > 0 && s.sweepAt <= now {
 		s.sweepClaims(now)
-		if len(s.entries) < s.capacity {
+		if s.n < s.capacity {
 			return true
 		}
 	}
 	if s.marks.len() > 0 {
-		delete(s.entries, s.marks.pop().key)
+		s.remove(s.marks.pop().slot)
 		return true
 	}
 	return false
@@ -322,12 +505,13 @@ func (s *memShard) makeRoom(now int64) bool {
 // last walk.
 func (s *memShard) sweepClaims(now int64) {
 	next := int64(math.MaxInt64)
-	for k, e := range s.entries {
-		if e.token == "" {
+	for i := range s.slots {
+		e := &s.slots[i]
+		if !e.used || e.token == 0 {
 			continue
 		}
 		if e.deadline <= now {
-			delete(s.entries, k)
+			s.remove(uint32(i))
 			s.claims--
 		} else if e.deadline < next {
 			next = e.deadline
@@ -344,9 +528,9 @@ func addSat(a, b int64) int64 {
 	return a + b
 }
 
-// doneItem is a done mark in the queue: its key and when it expires.
+// doneItem is a done mark in the queue: its slot and when it expires.
 type doneItem struct {
-	key      Key
+	slot     uint32
 	deadline int64
 }
 
@@ -376,7 +560,6 @@ func (q *doneQueue) push(it doneItem) {
 
 func (q *doneQueue) pop() doneItem {
 	it := q.buf[q.head]
-	q.buf[q.head] = doneItem{} // let the key's strings go
 	q.head = (q.head + 1) & (len(q.buf) - 1)
 	q.n--
 	return it

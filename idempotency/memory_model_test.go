@@ -84,92 +84,102 @@ func (m *model) release(k Key, tok Token, now int64) error {
 // drives one shard directly, with the time as an argument, since rapid cannot run
 // inside a synctest bubble; the public methods only add the lock and time.Now.
 func TestMemoryModel(t *testing.T) {
-	rapid.Check(t, func(rt *rapid.T) {
-		max := rapid.IntRange(1, 4).Draw(rt, "max")
-		retention := rapid.Int64Range(1, 60).Draw(rt, "retention")
-		mem := NewMemory(MemoryOptions{MaxEntries: max})
-		if len(mem.shards) != 1 {
-			rt.Fatalf("NewMemory(MaxEntries: %d) has %d shards, want 1", max, len(mem.shards))
-		}
-		s := &mem.shards[0]
-		m := &model{max: max, retention: retention, entries: map[Key]modelEntry{}}
-		var (
-			now    int64
-			issued = map[Key][]Token{} // every token handed out, per key
-			keys   = []Key{{"a", "1"}, {"a", "2"}, {"a", "3"}, {"b", "1"}, {"b", "2"}, {"c", "1"}, {"c", "2"}, {"c", "3"}}
-			tokens atomic.Uint64
-		)
-		drawKey := func(rt *rapid.T) Key { return rapid.SampledFrom(keys).Draw(rt, "key") }
-		// drawToken picks a token for k: the latest, an older one, or one never issued.
-		drawToken := func(rt *rapid.T, k Key) Token {
-			ts := issued[k]
-			switch rapid.IntRange(0, 3).Draw(rt, "which") {
-			case 0, 1:
-				if len(ts) > 0 {
-					return ts[len(ts)-1]
-				}
-			case 2:
-				if len(ts) > 0 {
-					return rapid.SampledFrom(ts).Draw(rt, "old")
-				}
+	keys := []Key{{"a", "1"}, {"a", "2"}, {"a", "3"}, {"b", "1"}, {"b", "2"}, {"c", "1"}, {"c", "2"}, {"c", "3"}}
+	rapid.Check(t, func(rt *rapid.T) { checkModel(rt, 4, keys, nil) })
+}
+
+// checkModel is one run of the model test on a store of up to max entries (at
+// most 6: one shard), with keys, and with the keys' hashes given by hash
+// instead of the shard's (nil: the shard's).
+func checkModel(rt *rapid.T, max int, keys []Key, hash func(Key) uint64) {
+	max = rapid.IntRange(1, max).Draw(rt, "max")
+	retention := rapid.Int64Range(1, 60).Draw(rt, "retention")
+	mem := NewMemory(MemoryOptions{MaxEntries: max})
+	if len(mem.shards) != 1 {
+		rt.Fatalf("NewMemory(MaxEntries: %d) has %d shards, want 1", max, len(mem.shards))
+	}
+	s := &mem.shards[0]
+	if hash == nil {
+		hash = func(k Key) uint64 { return hashKey(s.seed, k) }
+	}
+	m := &model{max: max, retention: retention, entries: map[Key]modelEntry{}}
+	var (
+		now    int64
+		issued = map[Key][]Token{} // every token handed out, per key
+		tokens atomic.Uint64
+	)
+	drawKey := func(rt *rapid.T) Key { return rapid.SampledFrom(keys).Draw(rt, "key") }
+	// drawToken picks a token for k: the latest, an older one, or one never issued.
+	drawToken := func(rt *rapid.T, k Key) Token {
+		ts := issued[k]
+		switch rapid.IntRange(0, 3).Draw(rt, "which") {
+		case 0, 1:
+			if len(ts) > 0 {
+				return ts[len(ts)-1]
 			}
-			return rapid.SampledFrom([]Token{"", "bogus", "1"}).Draw(rt, "made-up")
+		case 2:
+			if len(ts) > 0 {
+				return rapid.SampledFrom(ts).Draw(rt, "old")
+			}
 		}
-		claim := func(rt *rapid.T) {
+		return rapid.SampledFrom([]Token{"", "bogus", "1"}).Draw(rt, "made-up")
+	}
+	claim := func(rt *rapid.T) {
+		k := drawKey(rt)
+		lease := rapid.Int64Range(1, 20).Draw(rt, "lease")
+		got, tok, err := s.claimHashed(k, hash(k), lease, now, &tokens)
+		want, wantErr := m.claim(k, lease, now, tok)
+		if got != want || !errors.Is(err, wantErr) || (wantErr == nil && err != nil) {
+			rt.Fatalf("claim(%v, lease %d) at %d = %v, %v; model says %v, %v", k, lease, now, got, err, want, wantErr)
+		}
+		if (tok != "") != (got == Claimed) {
+			rt.Fatalf("claim(%v) = %v with token %q", k, got, tok)
+		}
+		if tok != "" {
+			issued[k] = append(issued[k], tok)
+		}
+	}
+	rt.Repeat(map[string]func(*rapid.T){
+		// Claims are drawn twice as often as the rest, to fill the store.
+		"claim":  claim,
+		"claim2": claim,
+		"done": func(rt *rapid.T) {
 			k := drawKey(rt)
-			lease := rapid.Int64Range(1, 20).Draw(rt, "lease")
-			got, tok, err := s.claim(k, lease, now, &tokens)
-			want, wantErr := m.claim(k, lease, now, tok)
-			if got != want || !errors.Is(err, wantErr) || (wantErr == nil && err != nil) {
-				rt.Fatalf("claim(%v, lease %d) at %d = %v, %v; model says %v, %v", k, lease, now, got, err, want, wantErr)
+			tok := drawToken(rt, k)
+			if err, want := s.doneHashed(k, hash(k), tok, retention, now), m.done(k, tok, now); err != want {
+				rt.Fatalf("done(%v, %q) at %d = %v; model says %v", k, tok, now, err, want)
 			}
-			if (tok != "") != (got == Claimed) {
-				rt.Fatalf("claim(%v) = %v with token %q", k, got, tok)
+		},
+		"release": func(rt *rapid.T) {
+			k := drawKey(rt)
+			tok := drawToken(rt, k)
+			if err, want := s.releaseHashed(k, hash(k), tok, now), m.release(k, tok, now); err != want {
+				rt.Fatalf("release(%v, %q) at %d = %v; model says %v", k, tok, now, err, want)
 			}
-			if tok != "" {
-				issued[k] = append(issued[k], tok)
+		},
+		"advance": func(rt *rapid.T) {
+			now += rapid.Int64Range(0, 15).Draw(rt, "by")
+		},
+		"": func(rt *rapid.T) {
+			if err := s.check(now, m.live(now)); err != nil {
+				rt.Fatal(err)
 			}
-		}
-		rt.Repeat(map[string]func(*rapid.T){
-			// Claims are drawn twice as often as the rest, to fill the store.
-			"claim":  claim,
-			"claim2": claim,
-			"done": func(rt *rapid.T) {
-				k := drawKey(rt)
-				tok := drawToken(rt, k)
-				err, want := s.done(k, tok, retention, now), m.done(k, tok, now)
-				if err != want {
-					rt.Fatalf("done(%v, %q) at %d = %v; model says %v", k, tok, now, err, want)
-				}
-			},
-			"release": func(rt *rapid.T) {
-				k := drawKey(rt)
-				tok := drawToken(rt, k)
-				err, want := s.release(k, tok, now), m.release(k, tok, now)
-				if err != want {
-					rt.Fatalf("release(%v, %q) at %d = %v; model says %v", k, tok, now, err, want)
-				}
-			},
-			"advance": func(rt *rapid.T) {
-				now += rapid.Int64Range(0, 15).Draw(rt, "by")
-			},
-			"": func(rt *rapid.T) {
-				if err := s.check(now, m.live(now)); err != nil {
-					rt.Fatal(err)
-				}
-			},
-		})
+		},
 	})
 }
 
 // check verifies the shard's invariants, and that its unexpired entries are the
 // model's live ones.
 func (s *memShard) check(now int64, live map[Key]modelEntry) error {
-	if len(s.entries) > s.capacity {
-		return fmt.Errorf("%d entries, capacity %d", len(s.entries), s.capacity)
+	if err := s.checkLayout(); err != nil {
+		return err
+	}
+	entries := s.entries()
+	if len(entries) > s.capacity {
+		return fmt.Errorf("%d entries, capacity %d", len(entries), s.capacity)
 	}
 	claims, marks, unexpired := 0, 0, 0
-	for k, e := range s.entries {
+	for k, e := range entries {
 		if e.token == "" {
 			marks++
 		} else {
@@ -202,7 +212,7 @@ func (s *memShard) check(now int64, live map[Key]modelEntry) error {
 			return fmt.Errorf("queue out of order at %d: %d after %d", i, it.deadline, last)
 		}
 		last = it.deadline
-		if e, ok := s.entries[it.key]; !ok || e.token != "" || e.deadline != it.deadline {
+		if e, ok := entries[s.key(it.slot)]; !ok || e.token != "" || e.deadline != it.deadline {
 			return fmt.Errorf("queue item %+v is not the current mark of its key (%+v, %t)", it, e, ok)
 		}
 	}
