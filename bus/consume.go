@@ -32,12 +32,16 @@ type subscription struct {
 // worker when the handler returns, or the shutdown when it hands the delivery back.
 type tracked struct {
 	d        Delivery
-	received time.Time
+	received time.Duration // when it was received, as time.Since(epoch); 0 if unknown
 	settled  atomic.Bool
 	settleTO lazyTimeout // the context of settling it, made here to save an allocation
 }
 
 func (t *tracked) claim() bool { return t.settled.CompareAndSwap(false, true) }
+
+// epoch is the origin of tracked.received: a monotonic reading in 8 bytes rather
+// than a time.Time's 24.
+var epoch = time.Now()
 
 // subscribe declares the subscription on the transport and builds its middleware.
 func (s *subscription) subscribe(ctx context.Context) error {
@@ -97,7 +101,7 @@ func (s *subscription) receive() (*tracked, bool) {
 		}
 		d, err := s.consumer.Receive(s.fetchCtx)
 		if err == nil {
-			return &tracked{d: d, received: time.Now()}, true
+			return &tracked{d: d, received: time.Since(epoch)}, true
 		}
 		if s.fetchCtx.Err() != nil {
 			return nil, false
@@ -249,10 +253,10 @@ func (s *subscription) requeue(t *tracked) {
 }
 
 // job is one decoded delivery going through the middleware, with what the
-// middleware makes for it, in one allocation.
+// middleware makes for it, in one allocation with the event (see typedJob).
 type job struct {
 	h       *handler
-	value   any
+	typed   any // the *typedJob[T] this job is part of (see Handle)
 	meta    Meta
 	ctx     metaCtx     // the context carrying meta
 	timeout lazyTimeout // the handler's context, for timeoutStage
@@ -279,7 +283,7 @@ func (c *metaCtx) String() string { return "bus.metaCtx" }
 // stage is one layer of the consumer middleware.
 type stage func(ctx context.Context, j *job) error
 
-func callHandler(ctx context.Context, j *job) error { return j.h.call(ctx, j.value, j.meta) }
+func callHandler(ctx context.Context, j *job) error { return j.h.call(ctx, j) }
 
 // Results of the inbox that are not failures.
 var (
@@ -303,7 +307,7 @@ func (s *subscription) process(ctx context.Context, t *tracked) {
 		ctx, end = obs.ObserveProcess(ctx, ProcessInfo{System: s.b.system, Subscription: s.name, EventType: env.Type,
 			EventID: env.ID, Attempt: env.Attempt, TraceParent: env.TraceParent, TraceState: env.TraceState})
 	}
-	h, value, reason, err := s.decodeData(env, msg.Body)
+	h, j, reason, err := s.decodeData(env, msg.Body)
 	if err != nil {
 		s.deadLetterUndecodable(ctx, t, msg, env, reason, err)
 		if end != nil {
@@ -311,7 +315,8 @@ func (s *subscription) process(ctx context.Context, t *tracked) {
 		}
 		return
 	}
-	j := &job{h: h, value: value, meta: Meta{Envelope: env, Subscription: s.name, Redelivered: t.d.Redelivered(), Headers: msg.Headers}}
+	j.h = h
+	j.meta = Meta{Envelope: env, Subscription: s.name, Redelivered: t.d.Redelivered(), Headers: msg.Headers}
 	j.ctx = metaCtx{Context: ctx, meta: &j.meta}
 	err = s.chain(&j.ctx, j)
 
@@ -429,8 +434,8 @@ func (s *subscription) settle(t *tracked, st *Settlement, fn func(ctx context.Co
 		s.b.log.Error("bus: settling delivery", "subscription", s.name, "action", st.Action.String(),
 			"type", st.EventType, "id", st.EventID, "err", st.SettleErr)
 	}
-	if !t.received.IsZero() {
-		st.Elapsed = time.Since(t.received)
+	if t.received != 0 {
+		st.Elapsed = time.Since(epoch) - t.received
 	}
 	if s.b.opts.OnSettle != nil {
 		s.b.opts.OnSettle(*st)
@@ -439,11 +444,11 @@ func (s *subscription) settle(t *tracked, st *Settlement, fn func(ctx context.Co
 }
 
 // decodeData finds the handler of env's type and decodes the body with the
-// codec of env's content type.
-func (s *subscription) decodeData(env Envelope, body []byte) (h *handler, v any, reason DeadLetterReason, err error) {
+// codec of env's content type into a new job.
+func (s *subscription) decodeData(env Envelope, body []byte) (h *handler, j *job, reason DeadLetterReason, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			h, v, reason = nil, nil, ReasonUndecodable
+			h, j, reason = nil, nil, ReasonUndecodable
 			err = &DecodeError{Field: "data", Reason: "the codec panicked", Err: &PanicError{Value: r, Stack: debug.Stack()}}
 		}
 	}()
@@ -455,11 +460,11 @@ func (s *subscription) decodeData(env Envelope, body []byte) (h *handler, v any,
 	if !ok {
 		return nil, nil, ReasonUndecodable, &DecodeError{Field: HeaderContentType, Value: clip(env.DataContentType), Reason: "has no codec"}
 	}
-	v, err = h.decode(codec, body)
+	j, err = h.decode(codec, body)
 	if err != nil {
 		return nil, nil, ReasonUndecodable, &DecodeError{Field: "data", Reason: "is not a valid " + env.Type, Err: err}
 	}
-	return h, v, "", nil
+	return h, j, "", nil
 }
 
 // headerSafe makes error text fit for a header: control characters become

@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -26,8 +25,11 @@ type lazyTimeout struct {
 	parent   context.Context
 	deadline time.Time
 	armed    atomic.Pointer[armedTimeout]
-	mu       sync.Mutex // guards stopped and arming
-	stopped  bool
+	// stopped is set by stop. arm publishes armed before it reads stopped, and stop
+	// sets stopped before it reads armed: whichever comes second cancels the armed
+	// context (no mutex: it would make the struct, embedded in every delivery's
+	// bookkeeping, a word larger, and cost a lock on every stop).
+	stopped atomic.Bool
 }
 
 type armedTimeout struct {
@@ -64,10 +66,7 @@ func (c *lazyTimeout) Err() error {
 	if a := c.armed.Load(); a != nil {
 		return a.ctx.Err()
 	}
-	c.mu.Lock()
-	stopped := c.stopped
-	c.mu.Unlock()
-	if !stopped && c.parent.Err() == nil && time.Now().Before(c.deadline) {
+	if !c.stopped.Load() && c.parent.Err() == nil && time.Now().Before(c.deadline) {
 		return nil
 	}
 	return c.arm().Err()
@@ -95,32 +94,31 @@ func (c *lazyTimeout) arm() context.Context {
 	if a := c.armed.Load(); a != nil {
 		return a.ctx
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if a := c.armed.Load(); a != nil {
-		return a.ctx
-	}
 	var ctx context.Context
 	var cancel context.CancelFunc
-	if c.stopped {
+	if c.stopped.Load() {
 		// Stopped unwatched: cancelled, whether or not the deadline has passed since.
 		ctx, cancel = context.WithCancel(c.parent)
 		cancel()
 	} else {
 		ctx, cancel = context.WithDeadline(c.parent, c.deadline)
 	}
-	c.armed.Store(&armedTimeout{ctx: ctx, cancel: cancel})
+	a := &armedTimeout{ctx: ctx, cancel: cancel}
+	if !c.armed.CompareAndSwap(nil, a) {
+		cancel() // armed meanwhile by another goroutine: its context is the one
+		return c.armed.Load().ctx
+	}
+	if c.stopped.Load() {
+		cancel() // stopped meanwhile, perhaps before a was published for stop to see
+	}
 	return ctx
 }
 
 // stop cancels the context, as the cancel function of context.WithDeadline does.
 // It is idempotent.
 func (c *lazyTimeout) stop() {
-	c.mu.Lock()
-	c.stopped = true
-	a := c.armed.Load()
-	c.mu.Unlock()
-	if a != nil {
+	c.stopped.Store(true)
+	if a := c.armed.Load(); a != nil {
 		a.cancel()
 	}
 }

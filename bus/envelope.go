@@ -256,7 +256,7 @@ func checkMediaType(v string) error {
 			slash = i
 			continue
 		}
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+		if !isToken[c] {
 			_, _, err := mime.ParseMediaType(v)
 			return err
 		}
@@ -267,6 +267,15 @@ func checkMediaType(v string) error {
 	}
 	return nil
 }
+
+// isToken reports the bytes of an RFC 2045 token: printable ASCII but for
+// space and the tspecials.
+var isToken = func() (t [256]bool) {
+	for c := '!'; c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune(`()<>@,;:\"/[]?=`, c)
+	}
+	return t
+}()
 
 func setIf(h map[string]string, k, v string) {
 	if v != "" {

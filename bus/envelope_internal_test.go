@@ -2,6 +2,7 @@ package bus
 
 import (
 	"math/rand/v2"
+	"mime"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +153,22 @@ func FuzzParseTime(f *testing.F) {
 		same := got == want || got.Equal(want) && got.Format(time.RFC3339Nano) == want.Format(time.RFC3339Nano) && s[len(s)-1] != 'Z'
 		if (err == nil) != ok || ok && !same {
 			t.Fatalf("parseTime(%q) = %v, %v; before: %v, %t", s, got, err, want, ok)
+		}
+	})
+}
+
+// checkMediaType agrees with mime.ParseMediaType on what is a media type: its fast
+// path for plain "type/subtype" accepts nothing the parser rejects.
+func FuzzCheckMediaType(f *testing.F) {
+	for _, s := range []string{"application/json", "application/json; charset=utf-8", "text/plain", "a/b",
+		"/json", "application/", "application", "application/json/x", "appli cation/json", "application/js\"on",
+		"application/vnd.api+json", "a/b;c=d", "", "é/x", "a/b\x7f", "a/b\x00", "x-y/z_!#$%&'*+-.^`|~"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _, werr := mime.ParseMediaType(s)
+		if err := checkMediaType(s); (err == nil) != (werr == nil) {
+			t.Errorf("checkMediaType(%q) = %v; mime.ParseMediaType says %v", s, err, werr)
 		}
 	})
 }

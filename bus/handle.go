@@ -35,8 +35,20 @@ func MetaFrom(ctx context.Context) (Meta, bool) {
 // handler is one typed handler, with its type erased.
 type handler struct {
 	eventType string
-	decode    func(c Codec, body []byte) (any, error)
-	call      func(ctx context.Context, v any, m Meta) error
+	// decode decodes body with c into a new job: the job part of a typedJob, the
+	// job and the event being one allocation.
+	decode func(c Codec, body []byte) (*job, error)
+	// call calls the handler with the job's event and meta; j is one that decode
+	// returned.
+	call func(ctx context.Context, j *job) error
+}
+
+// typedJob is a job with the event of type T it carries; the job's typed field
+// points back to it. The handler is given a copy of the event, never a pointer
+// to it.
+type typedJob[T any] struct {
+	job
+	event T
 }
 
 // Handle registers fn as the handler of events of type T on the named
@@ -67,14 +79,17 @@ func Handle[T any](b *Bus, subscription string, fn func(ctx context.Context, eve
 	}
 	h := &handler{
 		eventType: name,
-		decode: func(c Codec, body []byte) (any, error) {
-			v := new(T)
-			if err := c.Unmarshal(body, v); err != nil {
+		decode: func(c Codec, body []byte) (*job, error) {
+			tj := new(typedJob[T])
+			if err := c.Unmarshal(body, &tj.event); err != nil {
 				return nil, err
 			}
-			return v, nil
+			tj.job.typed = tj // a pointer in an interface: no allocation
+			return &tj.job, nil
 		},
-		call: func(ctx context.Context, v any, m Meta) error { return fn(ctx, *v.(*T), m) },
+		call: func(ctx context.Context, j *job) error {
+			return fn(ctx, j.typed.(*typedJob[T]).event, j.meta)
+		},
 	}
 	return b.addHandler(subscription, h)
 }
