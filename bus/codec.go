@@ -2,13 +2,14 @@ package bus
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"strconv"
 	"strings"
+
+	json "github.com/goccy/go-json"
 )
 
 // Codec turns events into bodies and back. The bus publishes with the first codec
@@ -24,20 +25,26 @@ type Codec interface {
 	Unmarshal(data []byte, v any) error
 }
 
-// JSON is the default codec: encoding/json, "application/json". Unmarshal is strict
-// about syntax and types and rejects trailing data; with DisallowUnknownFields it
-// also rejects fields the Go type does not have. Its errors are [*CodecError]s
-// naming the field. The zero value is ready to use.
+// JSON is the default codec, "application/json": the JSON of encoding/json —
+// the same struct tags, the same values decoded and the same bytes encoded —
+// through github.com/goccy/go-json, which decodes a typical event five to ten
+// times faster than encoding/json with a quarter of its allocations (see
+// docs/benchmarks.md; a fuzz test compares the two). Unmarshal is strict about
+// syntax and types and rejects trailing data; with DisallowUnknownFields it also
+// rejects fields the Go type does not have. Its errors are [*CodecError]s naming
+// the field; their Err is go-json's error, whose types mirror encoding/json's. A
+// program that needs encoding/json itself registers a codec of its own with
+// [Options.Codecs]. The zero value is ready to use.
 type JSON struct {
 	// DisallowUnknownFields rejects objects with fields that do not match a field of
-	// the destination (see [json.Decoder.DisallowUnknownFields]).
+	// the destination (as encoding/json's Decoder.DisallowUnknownFields).
 	DisallowUnknownFields bool
 }
 
 // ContentType returns "application/json".
 func (JSON) ContentType() string { return "application/json" }
 
-// Marshal encodes v with [json.Marshal].
+// Marshal encodes v as encoding/json's Marshal does.
 func (JSON) Marshal(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -49,7 +56,7 @@ func (JSON) Marshal(v any) ([]byte, error) {
 // Unmarshal decodes one JSON value from data into v.
 func (c JSON) Unmarshal(data []byte, v any) error {
 	if !c.DisallowUnknownFields {
-		// json.Unmarshal checks the whole input first, trailing data included.
+		// Unmarshal checks the whole input first, trailing data included.
 		if err := json.Unmarshal(data, v); err != nil {
 			return &CodecError{ContentType: "application/json", Op: "unmarshal", Field: jsonField(err), Err: err}
 		}
@@ -71,7 +78,7 @@ func (c JSON) Unmarshal(data []byte, v any) error {
 	return nil
 }
 
-// jsonField names the field an encoding/json error is about, if it says.
+// jsonField names the field a JSON error is about, if it says.
 func jsonField(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
