@@ -28,6 +28,14 @@ var (
 func (t *Transport) ackPump() {
 	defer t.wg.Done()
 	for {
+		// Publish what is queued before waiting on the two channels: a receive
+		// that cannot block costs less than a select.
+		select {
+		case reply := <-t.acks:
+			t.nc.Publish(reply, ackAck)
+			continue
+		default:
+		}
 		select {
 		case reply := <-t.acks:
 			t.nc.Publish(reply, ackAck)

@@ -139,32 +139,39 @@ func (c *consumer) Receive(ctx context.Context) (bus.Delivery, error) {
 		if c.closed.Load() || c.t.closed.Load() {
 			return nil, bus.ErrClosed
 		}
+		// A message is usually queued already: take it without the cost of a
+		// select over four channels.
+		var d *delivery
 		select {
-		case d := <-c.queue:
-			if c.closed.Load() {
-				if d.claimQuiet() {
-					c.t.nc.Publish(d.m.Reply, ackNak) // hand it back: Close may have missed it
-				}
+		case d = <-c.queue:
+		default:
+			select {
+			case d = <-c.queue:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-c.done:
+				return nil, bus.ErrClosed
+			case <-c.t.done:
 				return nil, bus.ErrClosed
 			}
-			if err := c.prepare(ctx, d); err != nil {
-				// Without its redelivery record the attempt would be wrong: try later.
-				c.t.setErr(err)
-				c.t.opts.Logger.Warn("jetstream: reading a redelivery record; the message comes back in a second",
-					"subscription", c.sub.Name, "err", err)
-				if d.claimQuiet() {
-					c.t.nc.Publish(d.m.Reply, []byte(`-NAK {"delay": 1000000000}`))
-				}
-				continue
+		}
+		if c.closed.Load() {
+			if d.claimQuiet() {
+				c.t.nc.Publish(d.m.Reply, ackNak) // hand it back: Close may have missed it
 			}
-			return d, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-c.done:
-			return nil, bus.ErrClosed
-		case <-c.t.done:
 			return nil, bus.ErrClosed
 		}
+		if err := c.prepare(ctx, d); err != nil {
+			// Without its redelivery record the attempt would be wrong: try later.
+			c.t.setErr(err)
+			c.t.opts.Logger.Warn("jetstream: reading a redelivery record; the message comes back in a second",
+				"subscription", c.sub.Name, "err", err)
+			if d.claimQuiet() {
+				c.t.nc.Publish(d.m.Reply, []byte(`-NAK {"delay": 1000000000}`))
+			}
+			continue
+		}
+		return d, nil
 	}
 }
 
@@ -247,8 +254,10 @@ func ackInfo(reply string) (seq, delivered uint64, ok bool) {
 // form and is listed in HeaderInvalid.
 func (t *Transport) toMessage(subject string, h map[string][]string, body []byte) bus.Message {
 	typ, events := strings.CutPrefix(subject, t.names.eventsPrefix)
-	compact := events && len(h[compactHeader]) == 1 && h[compactHeader][0] == "1"
-	headers := make(map[string]string, len(h)+2)
+	marker := h[compactHeader]
+	compact := events && len(marker) == 1 && marker[0] == "1"
+	id, hasID := h[natsjs.MsgIDHeader]
+	headers := make(map[string]string, headerCount(len(h), hasID, compact, len(id) == 1))
 	var bad map[string]any
 	for k, v := range h {
 		if strings.HasPrefix(k, "Nats-") || len(v) == 0 || compact && k == compactHeader {
@@ -266,7 +275,7 @@ func (t *Transport) toMessage(subject string, h map[string][]string, body []byte
 	if compact {
 		headers[bus.HeaderSpecVersion] = bus.SpecVersion
 		headers[bus.HeaderType] = typ
-		if id := h[natsjs.MsgIDHeader]; len(id) == 1 {
+		if len(id) == 1 {
 			headers[bus.HeaderID] = id[0]
 		}
 	}
@@ -280,6 +289,25 @@ func (t *Transport) toMessage(subject string, h map[string][]string, body []byte
 		m.Key = headers[bus.HeaderSubject]
 	}
 	return m
+}
+
+// headerCount returns how many headers toMessage makes of n NATS headers:
+// exactly as many for a message as the transport publishes it, at most a few
+// more for others (other NATS headers, empty or multi-valued ones). A Go map
+// of up to eight entries is a single group; one more is a full table twice
+// the size, and the compact form of a message with the five other envelope
+// headers has exactly eight.
+func headerCount(n int, hasID, compact, oneID bool) int {
+	if hasID {
+		n-- // Nats-Msg-Id
+	}
+	if compact {
+		n++ // less the marker, plus ce-specversion and ce-type
+		if oneID {
+			n++ // ce-id
+		}
+	}
+	return n
 }
 
 // handBackTimeout bounds waiting for the server to stop sending at Close.
