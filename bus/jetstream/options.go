@@ -41,9 +41,9 @@ type Options struct {
 	// limit: dead letters stay until someone removes them.
 	DeadLetterMaxAge time.Duration
 	// MaxInFlight is how many published messages may wait for the stream's
-	// acknowledgement at once, over all concurrent Publish calls
-	// (PublishAsyncMaxPending). A Publish call beyond it waits for room. Zero
-	// means 256.
+	// acknowledgement at once, over all concurrent Publish calls (what
+	// nats.go's PublishAsyncMaxPending is to its asynchronous publisher). A
+	// Publish call beyond it waits for room. Zero means 256.
 	MaxInFlight int
 	// PublishTimeout bounds the wait for the acknowledgement of one attempt to
 	// publish a message; an attempt that times out (its acknowledgement lost

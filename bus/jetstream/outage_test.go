@@ -195,8 +195,8 @@ func TestPublishPermanentErrorFailsAtOnce(t *testing.T) {
 // A message whose acknowledgement was lost with the connection is published
 // again on the new connection, and the server's duplicate window keeps it from
 // being stored twice. The acknowledgement is held back by a latency toxic, and
-// the connection cut while nats.go waits for it: nats.go fails the message
-// with nats.ErrDisconnected, after the server has stored it.
+// the connection cut while the transport waits for it: the transport fails the
+// message with nats.ErrDisconnected, after the server has stored it.
 func TestPublishAgainAfterLostAck(t *testing.T) {
 	url := externalURL(t)
 	p := newProxy(t, upstreamOf(t, url))
@@ -216,7 +216,7 @@ func TestPublishAgainAfterLostAck(t *testing.T) {
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- tr.Publish(ctx, m) }()
-	waitFor(t, "the message waiting for its acknowledgement", func() bool { return tr.js.PublishAsyncPending() == 1 })
+	waitFor(t, "the message waiting for its acknowledgement", func() bool { return tr.pub.inFlight() == 1 })
 	// A connection around the proxy sees the server store the message, while
 	// its acknowledgement is still held back.
 	direct, err := connect(t, url, testOptions(prefix))

@@ -112,8 +112,8 @@ var publishBackoff = resilience.Backoff{Base: 50 * time.Millisecond, Max: time.S
 // message, comes from a connection being lost or re-established, so that the
 // same message published again later may succeed:
 //   - nats.ErrDisconnected: the connection dropped while the message waited for
-//     its acknowledgement (nats.go fails every pending one when it starts to
-//     reconnect);
+//     its acknowledgement (the publisher fails every pending one when the
+//     connection starts to reconnect, as nats.go's does);
 //   - nats.ErrConnectionReconnecting, nats.ErrReconnectBufExceeded: the
 //     connection is reconnecting (and its buffer for messages published
 //     meanwhile is full);
@@ -138,9 +138,9 @@ func transient(err error) bool {
 // index of the message the error is about.
 //
 // Each attempt publishes a new nats.Msg (sharing the header and data): the
-// pending publishes are keyed by their *nats.Msg, and nats.go may still report
-// an outcome for an earlier attempt (its own retry after no responders can fail
-// and then time out), which must not be taken for the new attempt's.
+// publisher sets the Reply of each attempt's message to a reply subject of its
+// own, while an earlier attempt's message may still be sent again (the
+// publisher's own retry after no responders).
 func (t *Transport) republish(ctx context.Context, began time.Time, failed []failedPub) (int, error) {
 	reqs := make([]*pubReq, len(failed))
 	last := failed[len(failed)-1].err
@@ -231,6 +231,10 @@ func (t *Transport) noStreamFor(ctx context.Context, subject string) bool {
 type pubReq struct {
 	m    *nats.Msg
 	done chan error // the acknowledgement (nil) or the error; buffered
+
+	// The asyncPublisher's, under its lock while the request is pending.
+	deadline time.Duration // when the attempt times out, since the publisher's epoch
+	retries  int           // how many times it was published again after no responders
 }
 
 var pubReqs = sync.Pool{New: func() any { return &pubReq{done: make(chan error, 1)} }}
@@ -326,8 +330,8 @@ func (t *Transport) wait(ctx context.Context, r *pubReq) error {
 }
 
 // publishPump sends the queued messages one after the other without waiting
-// for their acknowledgements (PublishMsgAsync, at most Options.MaxInFlight
-// waiting), and the acknowledgement handlers hand each outcome to its caller.
+// for their acknowledgements (at most Options.MaxInFlight waiting; see
+// asyncPublisher), and the publisher hands each outcome to its caller.
 // Funnelling every caller through one goroutine keeps them from contending for
 // the connection's lock, which nats.go holds while it writes to the socket:
 // with hundreds of concurrent publishers that contention, not the server, sets
@@ -375,45 +379,6 @@ func (t *Transport) nextPub() *pubReq {
 	}
 }
 
-// send publishes r's message asynchronously; its outcome goes to r.done, from
-// here if it cannot be sent, else from the acknowledgement handlers.
-func (t *Transport) send(r *pubReq) {
-	m := r.m
-	t.wmu.Lock()
-	t.waiting[m] = r // before publishing: the ack may come first
-	t.wmu.Unlock()
-	for {
-		// No options: the ID is in the header already, and the default stall
-		// wait (200ms) only bounds how long the pump waits before it checks
-		// whether the transport is closing.
-		_, err := t.js.PublishMsgAsync(m)
-		if errors.Is(err, natsjs.ErrTooManyStalledMsgs) && !t.closed.Load() {
-			continue // room comes with the next acknowledgement
-		}
-		if err != nil {
-			// Unless an acknowledgement handler took it first (one outcome per
-			// request: its done channel holds one).
-			t.wmu.Lock()
-			_, mine := t.waiting[m]
-			delete(t.waiting, m)
-			t.wmu.Unlock()
-			if mine {
-				r.done <- err
-			}
-		}
-		return
-	}
-}
-
-// acked hands the outcome of an asynchronous publish to its caller. It runs on
-// nats.go's goroutines: the ack handler, or the error handler (an error from
-// the stream, a timeout, a lost connection).
-func (t *Transport) acked(m *nats.Msg, err error) {
-	t.wmu.Lock()
-	r, ok := t.waiting[m]
-	delete(t.waiting, m)
-	t.wmu.Unlock()
-	if ok {
-		r.done <- err
-	}
-}
+// send publishes r's message asynchronously; its outcome goes to r.done (see
+// asyncPublisher.publish).
+func (t *Transport) send(r *pubReq) { t.pub.publish(r, t.done) }

@@ -38,12 +38,11 @@ type Transport struct {
 	closed    atomic.Bool
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
-	wg        sync.WaitGroup // the progress loop, the publish pump and the ack pump
+	wg        sync.WaitGroup // the progress loop, the publish pump, its sweeper and the ack pump
 
-	acks    chan string  // reply subjects for the ack pump
-	pubq    chan *pubReq // messages for the publish pump
-	wmu     sync.Mutex
-	waiting map[*nats.Msg]*pubReq // published, waiting for the acknowledgement
+	acks chan string     // reply subjects for the ack pump
+	pubq chan *pubReq    // messages for the publish pump
+	pub  *asyncPublisher // publishes them and waits for their acknowledgements
 
 	mu        sync.Mutex
 	consumers map[*consumer]struct{}
@@ -111,7 +110,7 @@ func newTransportShell(o Options) *Transport {
 		wake:      make(chan struct{}, 1),
 		pubq:      make(chan *pubReq, o.MaxInFlight),
 		acks:      make(chan string, ackQueueSize),
-		waiting:   make(map[*nats.Msg]*pubReq, o.MaxInFlight),
+		pub:       newAsyncPublisher(o.MaxInFlight, o.PublishTimeout),
 	}
 }
 
@@ -154,12 +153,7 @@ func (t *Transport) natsOptions(ctx context.Context) []nats.Option {
 func (t *Transport) start(ctx context.Context, nc *nats.Conn, e *embeddedServer) error {
 	t.nc, t.embedded = nc, e
 	t.multiFilter = versionAtLeast(nc.ConnectedServerVersion(), 2, 10)
-	js, err := natsjs.New(nc,
-		natsjs.WithPublishAsyncMaxPending(t.opts.MaxInFlight),
-		natsjs.WithPublishAsyncTimeout(t.opts.PublishTimeout),
-		natsjs.WithPublishAsyncAckHandler(func(_ natsjs.JetStream, m *nats.Msg, _ *natsjs.PubAck) { t.acked(m, nil) }),
-		natsjs.WithPublishAsyncErrHandler(func(_ natsjs.JetStream, m *nats.Msg, err error) { t.acked(m, err) }),
-	)
+	js, err := natsjs.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
@@ -167,9 +161,16 @@ func (t *Transport) start(ctx context.Context, nc *nats.Conn, e *embeddedServer)
 	if err := t.declareStreams(ctx); err != nil {
 		return err
 	}
-	t.wg.Add(3)
+	if err := t.pub.start(nc); err != nil {
+		return fmt.Errorf("jetstream: subscribe to publish acknowledgements: %w", err)
+	}
+	t.wg.Add(4)
 	go t.progressLoop()
 	go t.publishPump()
+	go func() {
+		defer t.wg.Done()
+		t.pub.sweep(t.done)
+	}()
 	go t.ackPump()
 	return nil
 }
