@@ -50,7 +50,8 @@ import (
 // the bus's cost. One op is one message: ns/op is the time per message, msg/s
 // the rate, and cpu-ns/msg the CPU time of the whole process per message (with
 // the embedded server, the server's too), which the machine's other load
-// disturbs less than the rate. BENCH_PUBS sets the number of Rampart publishers;
+// disturbs less than the rate. BENCH_PUBS sets the number of Rampart publishers,
+// BENCH_WORKERS the number of workers of Rampart's consuming bus;
 // BENCH_EMB_TCP=1 adds an embedded server reached over loopback TCP instead of
 // the in-process connection.
 
@@ -196,7 +197,7 @@ func jsBus(b *testing.B, r *jsRound, inbox bool) *bus.Bus {
 		b.Fatal(err)
 	}
 	o := bus.Options{Source: "/bench", Registry: reg,
-		Subscriptions: map[string]bus.SubscriptionOptions{r.sub: {Workers: jsWorkers, Prefetch: jsPrefetch}}}
+		Subscriptions: map[string]bus.SubscriptionOptions{r.sub: {Workers: envInt("BENCH_WORKERS", jsWorkers), Prefetch: jsPrefetch}}}
 	if inbox {
 		o.Inbox = idempotency.NewMemory(idempotency.MemoryOptions{MaxEntries: 1 << 20})
 	}
@@ -307,6 +308,14 @@ func jsStart(b *testing.B) (time.Time, time.Duration) {
 	return time.Now(), jsCPU(b)
 }
 
+// envInt returns the integer in the environment variable name, or def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
 // jsCPU returns the CPU time (user and system) the process has used so far.
 func jsCPU(b *testing.B) time.Duration {
 	var ru syscall.Rusage
@@ -404,11 +413,7 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			start, cpu0 := jsStart(b)
-			pubs := jsInFlight
-			if v, err := strconv.Atoi(os.Getenv("BENCH_PUBS")); err == nil {
-				pubs = v
-			}
-			for range min(pubs, b.N) {
+			for range min(envInt("BENCH_PUBS", jsInFlight), b.N) {
 				wg.Go(func() {
 					for {
 						i := int(next.Add(1)) - 1
