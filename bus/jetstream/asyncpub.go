@@ -98,7 +98,8 @@ func (p *asyncPublisher) now() time.Duration { return time.Since(p.epoch) }
 // publish sends r's message with a reply subject of its own, once fewer than
 // max messages wait for their acknowledgement (or, if done closes first, not
 // at all: r gets no outcome). The outcome goes to r.done: from here if the
-// message cannot be sent, or else from handle, expire or disconnected.
+// message cannot be sent, or else from handle, noStream, retryDue, expire or
+// disconnected.
 func (p *asyncPublisher) publish(r *pubReq, done <-chan struct{}) {
 	p.next++
 	tok := p.next
@@ -200,7 +201,12 @@ func (p *asyncPublisher) noStream(tok uint64) {
 		return
 	case r.retries < pubRetries:
 		r.retries++
-		p.retries = append(p.retries, pubRetry{tok, p.now() + pubRetryWait})
+		at := p.now() + pubRetryWait
+		p.retries = append(p.retries, pubRetry{tok, at})
+		// The wait for the retry does not count against the timeout (nats.go
+		// stops the attempt's timer until it publishes again): retryDue gives
+		// the retry a deadline of its own.
+		r.deadline = at + p.timeout
 		p.mu.Unlock()
 		select {
 		case p.wake <- struct{}{}:
@@ -289,10 +295,12 @@ func (p *asyncPublisher) disconnected() {
 }
 
 // retryDue publishes again the messages whose retry is due at now, with their
-// reply subjects and a new deadline; it returns how long until the next retry
-// is due, if one is scheduled.
+// reply subjects and a new deadline (failing those that cannot be sent with
+// the error); it returns how long until the next retry is due, if one is
+// scheduled.
 func (p *asyncPublisher) retryDue(now time.Duration) (next time.Duration, ok bool) {
-	var due []*nats.Msg
+	var due []pubRetry
+	var msgs []*nats.Msg
 	p.mu.Lock()
 	keep := p.retries[:0]
 	for _, rt := range p.retries {
@@ -301,7 +309,8 @@ func (p *asyncPublisher) retryDue(now time.Duration) (next time.Duration, ok boo
 		case r == nil: // had its outcome meanwhile
 		case rt.at <= now:
 			r.deadline = now + p.timeout
-			due = append(due, r.m) // r.m is read-only while r is pending
+			due = append(due, rt)
+			msgs = append(msgs, r.m) // r.m is read-only while r is pending
 		default:
 			keep = append(keep, rt)
 			if !ok || rt.at-now < next {
@@ -311,10 +320,14 @@ func (p *asyncPublisher) retryDue(now time.Duration) (next time.Duration, ok boo
 	}
 	p.retries = keep
 	p.mu.Unlock()
-	for _, m := range due {
-		// An error leaves the message to its deadline, as nats.go does not
-		// report it either (the connection is reconnecting or closed).
-		p.nc.PublishMsg(m)
+	for i, m := range msgs {
+		// A message that cannot be sent fails with the error at once, as
+		// nats.go's retry hands it to the error handler.
+		if err := p.nc.PublishMsg(m); err != nil {
+			if r := p.take(due[i].token); r != nil {
+				r.done <- err
+			}
+		}
 	}
 	return next, ok
 }
@@ -328,7 +341,10 @@ func parsePubAck(data []byte) error {
 	if a, ok := scanPubAck(data); ok && len(a.stream) > 0 {
 		return nil
 	}
+	// nats.go's pubAckResponse: with its "type", which fails the decoding
+	// when it is not a string.
 	var resp struct {
+		Type  string           `json:"type"`
 		Error *natsjs.APIError `json:"error,omitempty"`
 		*natsjs.PubAck
 	}

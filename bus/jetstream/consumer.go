@@ -162,6 +162,15 @@ func (c *consumer) Receive(ctx context.Context) (bus.Delivery, error) {
 			return nil, bus.ErrClosed
 		}
 		if err := c.prepare(ctx, d); err != nil {
+			if ctx.Err() != nil {
+				// The caller gave up, not the record: hand the message back
+				// at once and stop, rather than take the rest of the queue
+				// the same way.
+				if d.claimQuiet() {
+					c.t.nc.Publish(d.m.Reply, ackNak)
+				}
+				return nil, ctx.Err()
+			}
 			// Without its redelivery record the attempt would be wrong: try later.
 			c.t.setErr(err)
 			c.t.opts.Logger.Warn("jetstream: reading a redelivery record; the message comes back in a second",

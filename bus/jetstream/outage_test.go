@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -173,23 +174,29 @@ func TestPublishPermanentErrorFailsAtOnce(t *testing.T) {
 			t.Errorf("Publish returned after %s; want at once", d)
 		}
 	})
-	t.Run("no stream", func(t *testing.T) {
-		tr := newEmbedded(t, t.TempDir(), testOptions(""))
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := tr.js.DeleteStream(ctx, tr.names.events); err != nil {
-			t.Fatal(err)
-		}
-		began := time.Now()
-		err := tr.Publish(ctx, testMessage(t, 1))
-		if !errors.Is(err, natsjs.ErrNoStreamResponse) || errors.Is(err, context.DeadlineExceeded) ||
-			!strings.Contains(err.Error(), "does not exist") {
-			t.Errorf("Publish with the events stream deleted = %v; want %v saying the stream does not exist", err, natsjs.ErrNoStreamResponse)
-		}
-		if d := time.Since(began); d > 3*time.Second {
-			t.Errorf("Publish returned after %s; want at once (after nats.go's own retries)", d)
-		}
-	})
+	// Also with a PublishTimeout shorter than the publisher's wait before it
+	// publishes again after no responders: that wait is not part of the timeout.
+	for _, timeout := range []time.Duration{0, 100 * time.Millisecond} {
+		t.Run(fmt.Sprintf("no stream, publish timeout %s", timeout), func(t *testing.T) {
+			o := testOptions("")
+			o.PublishTimeout = timeout
+			tr := newEmbedded(t, t.TempDir(), o)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := tr.js.DeleteStream(ctx, tr.names.events); err != nil {
+				t.Fatal(err)
+			}
+			began := time.Now()
+			err := tr.Publish(ctx, testMessage(t, 1))
+			if !errors.Is(err, natsjs.ErrNoStreamResponse) || errors.Is(err, context.DeadlineExceeded) ||
+				!strings.Contains(err.Error(), "does not exist") {
+				t.Errorf("Publish with the events stream deleted = %v; want %v saying the stream does not exist", err, natsjs.ErrNoStreamResponse)
+			}
+			if d := time.Since(began); d > 3*time.Second {
+				t.Errorf("Publish returned after %s; want at once (after the publisher's own retries)", d)
+			}
+		})
+	}
 }
 
 // A message whose acknowledgement was lost with the connection is published
