@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/rampart-go/rampart/bus"
 )
@@ -30,6 +31,48 @@ type stdTarget struct {
 	Q   int               `json:"q,string"`
 	T   bus.Envelope      `json:"-"`
 	E   map[string]string `json:"e"`
+
+	// More kinds an event may have.
+	stdEmbedded
+	Tm  time.Time       `json:"tm"`
+	Tz  time.Time       `json:"tz,omitzero"`
+	By  []byte          `json:"by"`
+	MI  map[int]string  `json:"mi"`
+	MU  map[uint16]bool `json:"mu"`
+	MT  map[stdText]int `json:"mt"`
+	Tx  stdText         `json:"tx"`
+	PTx *stdText        `json:"ptx"`
+	Arr [2]int8         `json:"arr"`
+	Num json.Number     `json:"num"`
+	PF  *float64        `json:"pf,string"`
+	Bs  bool            `json:"bs,string"`
+	Ss  string          `json:"ss,string"`
+	U64 uint64          `json:"u64"`
+	Nst map[string]any  `json:"nst"`
+	Dur time.Duration   `json:"dur"`
+	Opt *stdInner       `json:"opt,omitempty"`
+	Is  []string        `json:"is,omitempty"`
+}
+
+// stdEmbedded is embedded in stdTarget: its fields are promoted, but for the one
+// that a field of stdTarget shadows.
+type stdEmbedded struct {
+	EA string `json:"ea"`
+	S  string `json:"s"` // shadowed by stdTarget.S
+	EB int
+}
+
+// stdText is a TextMarshaler, as a value and as a map key.
+type stdText struct{ V string }
+
+func (t stdText) MarshalText() ([]byte, error) { return []byte("t:" + t.V), nil }
+
+func (t *stdText) UnmarshalText(b []byte) error {
+	if len(b) > 0 && b[0] == '!' {
+		return errors.New("stdText: no !")
+	}
+	t.V = string(b)
+	return nil
 }
 
 type stdInner struct {
@@ -64,6 +107,12 @@ func FuzzJSONLikeStdlib(f *testing.F) {
 		`{"S":"case-insensitive"}`, `{"s":"a","s":"b"}`, `{"r":{"z":[1]},"q":"12"}`, `{"q":12}`, `[1]`,
 		`{"i":1.5}`, `{"i":-9223372036854775809}`, `{"e":{"k":"<&>"}}`, `{"unknown":1}`, `{} {}`, ` {"s":"x"} `,
 		`{"x":12345678901234567890}`, `{"s":"\x00"}`, "{\"s\":\"\xff\"}", `{"in":null,"l":null}`,
+		`{"ea":"e","EB":2,"eb":3}`, `{"tm":"2024-02-29T23:59:60.5+01:00","tz":"2024-01-01T00:00:00Z"}`, `{"tm":"2024-1-1"}`,
+		`{"by":"aGVsbG8=","mi":{"-1":"a","02":"b"},"mu":{"65535":true}}`, `{"by":"aGVsbG8","mu":{"65536":true}}`,
+		`{"mt":{"k":1,"!x":2},"tx":"v","ptx":null}`, `{"tx":1}`, `{"arr":[1,2,3],"num":1.5e3}`, `{"arr":[128]}`,
+		`{"pf":"1.5","bs":"true","ss":"\"q\""}`, `{"pf":"null","bs":"1"}`, `{"ss":"q"}`, `{"u64":18446744073709551615}`,
+		`{"nst":{"a":[{"b":1e2}],"c":null},"dur":1000}`, `{"opt":{"a":"x"},"is":["\u2028<"]}`, `{"num":"7"}`, `{"num":"x"}`,
+		`{"\u212a":1}`, `{"ArR":[1]}`,
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
