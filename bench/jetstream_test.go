@@ -42,8 +42,11 @@ import (
 //   - consuming a stream filled beforehand through Rampart's transport with the
 //     same messages (Rampart's envelope in headers, as its publishers store
 //     it): raw nats.go Consume with 256 messages pulled ahead and one ack per
-//     message; Rampart's bus through a typed handler (decode, an in-memory
-//     inbox, ack; 16 workers, prefetch 256).
+//     message; the same doing the bus's work by hand in its callback
+//     (+decode+inbox: the bus's JSON codec into the event type, the in-memory
+//     inbox's claim and mark, the ack); Rampart's bus through a typed handler
+//     (envelope checks, decode, an in-memory inbox, ack; 16 workers, prefetch
+//     256).
 //
 // lib=rampart-transport publishes messages with the envelope encoded beforehand
 // through the transport alone, from 256 publishers: the transport's share of
@@ -470,44 +473,17 @@ func BenchmarkJetStreamPublish(b *testing.B) {
 
 func BenchmarkJetStreamConsume(b *testing.B) {
 	for _, s := range jsServers(b) {
-		b.Run("server="+s.name+"/lib=nats", func(b *testing.B) {
-			r := newJSRound(b, s)
-			jsFill(b, r, b.N)
-			js, err := natsjs.New(s.nc)
-			if err != nil {
-				b.Fatal(err)
+		for _, work := range []bool{false, true} {
+			name := "nats"
+			if work {
+				// A hand-written consumer doing the bus's work but its envelope
+				// checks: JSON into the event type (the bus's codec), the same
+				// in-memory inbox claimed and marked with the event ID, then the
+				// ack, all in nats.go's callback.
+				name = "nats+decode+inbox"
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			cons, err := js.Consumer(ctx, jsEventsStream(s), r.sub)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var handled atomic.Int64
-			done := make(chan struct{})
-			n := int64(b.N)
-			b.ReportAllocs()
-			b.ResetTimer()
-			start, cpu0 := jsStart(b)
-			cc, err := cons.Consume(func(m natsjs.Msg) {
-				if err := m.Ack(); err != nil {
-					b.Error(err)
-				}
-				if handled.Add(1) == n {
-					close(done)
-				}
-			}, natsjs.PullMaxMessages(jsPrefetch))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cc.Stop()
-			select {
-			case <-done:
-			case <-time.After(2 * time.Minute):
-				b.Fatalf("%d of %d messages consumed after 2 minutes", handled.Load(), n)
-			}
-			jsReportRate(b, b.N, time.Since(start), cpu0)
-		})
+			jsConsumeRaw(b, s, name, work)
+		}
 		b.Run("server="+s.name+"/lib=rampart", func(b *testing.B) {
 			r := newJSRound(b, s)
 			bb := jsBus(b, r, true)
@@ -538,4 +514,62 @@ func BenchmarkJetStreamConsume(b *testing.B) {
 			b.StopTimer()
 		})
 	}
+}
+
+// jsConsumeRaw is the raw nats.go consumer of BenchmarkJetStreamConsume: with
+// work, it also does what the bus does for a message but the envelope's checks.
+func jsConsumeRaw(b *testing.B, s jsServer, name string, work bool) {
+	b.Run("server="+s.name+"/lib="+name, func(b *testing.B) {
+		r := newJSRound(b, s)
+		jsFill(b, r, b.N)
+		inbox := idempotency.NewMemory(idempotency.MemoryOptions{MaxEntries: 1 << 20})
+		js, err := natsjs.New(s.nc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cons, err := js.Consumer(ctx, jsEventsStream(s), r.sub)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var handled atomic.Int64
+		done := make(chan struct{})
+		n := int64(b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		start, cpu0 := jsStart(b)
+		cc, err := cons.Consume(func(m natsjs.Msg) {
+			if work {
+				var e jsEvent
+				if err := (bus.JSON{}).Unmarshal(m.Data(), &e); err != nil {
+					b.Error(err)
+				}
+				k := idempotency.Key{Consumer: r.sub, MessageID: m.Headers().Get(natsjs.MsgIDHeader)}
+				st, tok, err := inbox.Claim(context.Background(), k, time.Minute)
+				if err != nil || st != idempotency.Claimed {
+					b.Errorf("claim %v: %v, %v", k, st, err)
+				}
+				if err := inbox.Done(context.Background(), k, tok); err != nil {
+					b.Error(err)
+				}
+			}
+			if err := m.Ack(); err != nil {
+				b.Error(err)
+			}
+			if handled.Add(1) == n {
+				close(done)
+			}
+		}, natsjs.PullMaxMessages(jsPrefetch))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cc.Stop()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Minute):
+			b.Fatalf("%d of %d messages consumed after 2 minutes", handled.Load(), n)
+		}
+		jsReportRate(b, b.N, time.Since(start), cpu0)
+	})
 }
