@@ -1,7 +1,6 @@
 package httpx_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,12 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rampart-go/rampart/httpx"
+	"github.com/rampart-go/rampart/internal/testenv"
 )
 
 // server is an httptest server that counts its requests and connections.
@@ -99,23 +98,7 @@ func get(t testing.TB, c *http.Client, ctx context.Context, url string) (*http.R
 	return resp, string(b), err
 }
 
-// logBuffer collects log output safely from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ testenv.LogBuffer }
 
 // lines returns the log's lines.
 func (b *logBuffer) lines() []string {

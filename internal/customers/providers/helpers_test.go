@@ -1,7 +1,6 @@
 package providers_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,13 +8,13 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/httpx"
 	"github.com/rampart-go/rampart/internal/customers/providers"
+	"github.com/rampart-go/rampart/internal/testenv"
 	"github.com/rampart-go/rampart/resilience"
 )
 
@@ -166,23 +165,7 @@ func hasField(fields []providers.FieldError, name string) bool {
 	return false
 }
 
-// logBuffer collects log records, safely for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = testenv.LogBuffer
 
 func debugLogger(b *logBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
