@@ -299,8 +299,11 @@ func (p *asyncPublisher) disconnected() {
 // the error); it returns how long until the next retry is due, if one is
 // scheduled.
 func (p *asyncPublisher) retryDue(now time.Duration) (next time.Duration, ok bool) {
-	var due []pubRetry
-	var msgs []*nats.Msg
+	type send struct {
+		token uint64
+		m     *nats.Msg // read-only while its request is pending
+	}
+	var due []send
 	p.mu.Lock()
 	keep := p.retries[:0]
 	for _, rt := range p.retries {
@@ -309,8 +312,7 @@ func (p *asyncPublisher) retryDue(now time.Duration) (next time.Duration, ok boo
 		case r == nil: // had its outcome meanwhile
 		case rt.at <= now:
 			r.deadline = now + p.timeout
-			due = append(due, rt)
-			msgs = append(msgs, r.m) // r.m is read-only while r is pending
+			due = append(due, send{rt.token, r.m})
 		default:
 			keep = append(keep, rt)
 			if !ok || rt.at-now < next {
@@ -320,11 +322,11 @@ func (p *asyncPublisher) retryDue(now time.Duration) (next time.Duration, ok boo
 	}
 	p.retries = keep
 	p.mu.Unlock()
-	for i, m := range msgs {
+	for _, d := range due {
 		// A message that cannot be sent fails with the error at once, as
 		// nats.go's retry hands it to the error handler.
-		if err := p.nc.PublishMsg(m); err != nil {
-			if r := p.take(due[i].token); r != nil {
+		if err := p.nc.PublishMsg(d.m); err != nil {
+			if r := p.take(d.token); r != nil {
 				r.done <- err
 			}
 		}
