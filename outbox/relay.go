@@ -89,8 +89,9 @@ type RelayOptions struct {
 	// subscription bound to the event's type) is retried rather than parked: the
 	// consuming service may not have declared its queue yet, as when a producer
 	// starts before its consumers. Within the grace such a row is an ordinary
-	// failed row: it waits for its [RelayOptions.Backoff], holding back the later
-	// rows of its key, and its failures count towards MaxAttempts (reaching it
+	// failed row: it waits for its [RelayOptions.Backoff] (but no later than the
+	// end of the grace), holding back the later rows of its key, and its failures
+	// count towards MaxAttempts (reaching it
 	// parks the row, reason [ParkMaxAttempts]); unlike other failures, it does not
 	// stop the batch, since the broker is up. The first unroutable failure after
 	// the grace parks it, reason [ParkUnroutable]. Zero means one minute; negative
@@ -537,8 +538,9 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 		}
 	}
 	// retry records a failed publication of rw: it waits for its backoff, or is
-	// parked after MaxAttempts.
-	retry := func(rw row, perr error) {
+	// parked after MaxAttempts. An unroutable row waits no later than the end of
+	// its grace, so that it is parked then rather than a long backoff later.
+	retry := func(rw row, perr error, unroutable bool) {
 		attempts := attemptsOf(rw)
 		if r.opts.MaxAttempts > 0 && attempts >= r.opts.MaxAttempts {
 			park(rw, ParkMaxAttempts, attempts, perr)
@@ -546,6 +548,9 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 		}
 		done[rw.seq] = true
 		delay := r.opts.Backoff.Delay(attempts, 0)
+		if unroutable {
+			delay = max(0, min(delay, r.graceLeft(&rw)))
+		}
 		r.log.Warn("outbox: publish failed; will retry", "id", rw.msg.ID, "type", rw.msg.Type,
 			"attempts", attempts, "retry_in", delay, "err", perr)
 		if err := r.store.fail(sctx, rw.seq, delay, perr); err != nil {
@@ -556,10 +561,10 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 		park(rw, ParkUnroutable, attemptsOf(rw), res.unrErrs[i])
 	}
 	for i, rw := range res.early {
-		retry(rw, res.earlyErrs[i])
+		retry(rw, res.earlyErrs[i], true)
 	}
 	if rw := res.failed; rw != nil {
-		retry(*rw, res.failedErr)
+		retry(*rw, res.failedErr, false)
 	}
 	var rest []int64
 	for _, rw := range batch {
@@ -588,6 +593,11 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 // [RelayOptions.UnroutableGrace]: to be parked rather than tried again.
 func (r *Relay) graceOver(rw *row) bool {
 	return r.opts.UnroutableGrace < 0 || time.Since(rw.added) >= r.opts.UnroutableGrace
+}
+
+// graceLeft is how long rw's [RelayOptions.UnroutableGrace] has to run.
+func (r *Relay) graceLeft(rw *row) time.Duration {
+	return r.opts.UnroutableGrace - time.Since(rw.added)
 }
 
 // published is what [Relay.publish] did with a batch.
