@@ -6,6 +6,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rampart-go/rampart/bus"
+	"github.com/rampart-go/rampart/bus/internal/cecompact"
 )
 
 // Headers the transport keeps for itself on a redelivered copy: where the message
@@ -34,8 +35,9 @@ func brokerHeader(name string) bool {
 // content-type and correlation-id only, and the other CloudEvents attributes and
 // the attempt ([compactAttrs]) as this header's value: comma-separated
 // name=value entries named by the CloudEvents attribute ("source", "time",
-// "datacontenttype", …; "attempt" for rampart-attempt), with "%" and "," in a
-// value escaped as "%25" and "%2C"
+// "datacontenttype", …; "attempt" for rampart-attempt), with "%", ",", the
+// space and control bytes in a value escaped as %XX ("%25", "%2C", …; see
+// package cecompact)
 // ("source=/customers,time=2026-11-27T14:55:00.123456789Z"). Without an entry,
 // id, type, datacontenttype and correlationid are their property's value (if
 // not empty) and specversion is "1.0"; a bare name ("specversion") says the
@@ -169,11 +171,9 @@ func (t *Transport) publishing(m bus.Message, extra int) amqp.Publishing {
 		switch {
 		case ok && v == implied && v != "":
 		case ok:
-			appendEntry(&list, a.name)
-			list.WriteByte('=')
-			appendEscaped(&list, v)
+			cecompact.AppendEntry(&list, a.name, v)
 		case implied != "":
-			appendEntry(&list, a.name) // absent, not implied
+			cecompact.AppendName(&list, a.name) // absent, not implied
 		}
 	}
 	h := make(amqp.Table, extra+1)
@@ -208,72 +208,6 @@ func (t *Transport) publishing(m bus.Message, extra int) amqp.Publishing {
 	h[headerCompact] = list.String()
 	p.Headers = h
 	return p
-}
-
-// appendEntry appends k to the list b, after a comma unless b is empty.
-func appendEntry(b *strings.Builder, k string) {
-	if b.Len() == 0 {
-		b.Grow(96)
-	} else {
-		b.WriteByte(',')
-	}
-	b.WriteString(k)
-}
-
-// appendEscaped appends v to b with "%" and "," escaped as "%25" and "%2C".
-func appendEscaped(b *strings.Builder, v string) {
-	if strings.IndexAny(v, "%,") < 0 {
-		b.WriteString(v)
-		return
-	}
-	for i := range len(v) {
-		switch c := v[i]; c {
-		case '%':
-			b.WriteString("%25")
-		case ',':
-			b.WriteString("%2C")
-		default:
-			b.WriteByte(c)
-		}
-	}
-}
-
-// unescape undoes appendEscaped. A malformed escape ("%" not followed by two hex
-// digits) leaves v as it is: such a value was not made by this transport, and
-// the bus's decoder then checks the value as sent and names the header if it is
-// wrong.
-func unescape(v string) string {
-	if strings.IndexByte(v, '%') < 0 {
-		return v
-	}
-	b := make([]byte, 0, len(v))
-	for i := 0; i < len(v); i++ {
-		if v[i] != '%' {
-			b = append(b, v[i])
-			continue
-		}
-		if i+2 >= len(v) || !ishex(v[i+1]) || !ishex(v[i+2]) {
-			return v
-		}
-		b = append(b, unhex(v[i+1])<<4|unhex(v[i+2]))
-		i += 2
-	}
-	return string(b)
-}
-
-func ishex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	default:
-		return c - 'a' + 10
-	}
 }
 
 // origin is where a message was first consumed from.
@@ -373,7 +307,11 @@ func unpack(h map[string]string, d *amqp.Delivery, list string) {
 				listed |= 1 << i
 				if hasValue {
 					valued |= 1 << i
-					vals[i] = unescape(v)
+					// A malformed escape leaves the value as sent: such a
+					// value was not made by this transport, and the bus's
+					// decoder then checks it and names the header if it is
+					// wrong.
+					vals[i], _ = cecompact.Unescape(v)
 				}
 				break
 			}
