@@ -59,15 +59,27 @@
 // one goroutine sends them, so that hundreds of concurrent publishers do not
 // contend for the connection.
 //
-// The envelope travels in headers, in a compact form: the CloudEvents headers
-// of the bus but ce-specversion ("1.0"), ce-id (the Nats-Msg-Id) and ce-type
-// (the end of the subject), and "Rampart-Compact: 1" to say so. A consumer
-// puts the three back, so that handlers see exactly the headers published;
-// messages in the full form (every header, no marker), as stored by earlier
-// versions of the transport, are read as they are. [Options.FullHeaders] sends
-// the full form, for consumers of earlier versions during an upgrade. Dead
-// letters are always stored in the full form: their subject does not carry
-// the type.
+// The envelope travels in headers, in a compact form: Nats-Msg-Id is ce-id,
+// the end of the subject ce-type, ce-specversion is "1.0", and the other
+// CloudEvents headers and the attempt go in one header, Rampart-Ce, as
+// comma-separated name=value entries named by the attribute
+// ("source=/customers,time=2026-11-27T14:55:00.123456789Z,datacontenttype=application/json,correlationid";
+// a bare correlationid is the event ID), "%", ",", the space and control bytes
+// escaped as %XX, so that any value arrives on the events stream unchanged
+// (the full form, below, sends each header as NATS carries it: a value with a
+// space at either end, or a line break, is trimmed or changed). traceparent,
+// tracestate, the headers of a retry and extensions stay headers of their own.
+// Each NATS header costs the client and the server more than its bytes (the
+// client writes and parses it line by line, the server scans the header block
+// for its own), and the eleven headers of the envelope become two. A consumer
+// puts the envelope back, so that handlers see exactly the headers published;
+// a Rampart-Ce it cannot read is listed in [bus.HeaderInvalid], and the bus
+// dead-letters the message. Messages stored by earlier versions are read as
+// they are: in the compact form before this one ("Rampart-Compact: 1", every
+// envelope header on its own but the three above) and in the full form (every
+// header, no marker). [Options.FullHeaders] sends the full form, for consumers
+// of earlier versions during an upgrade. Dead letters are always stored in the
+// full form: their subject does not carry the type.
 //
 // # The life of a failing message
 //

@@ -75,12 +75,15 @@ type Options struct {
 	// PingInterval is how often the client pings the server; two pings without
 	// an answer count as a lost connection. Zero means 10 seconds.
 	PingInterval time.Duration
-	// FullHeaders makes Publish send every envelope header as it is. By default
-	// a message goes out in a compact form, without the headers that repeat
-	// what the message carries anyway (ce-specversion, ce-id as Nats-Msg-Id,
-	// ce-type in the subject), which consumers put back on receipt; consumers
-	// built before the compact form existed cannot read it, so set FullHeaders
-	// while they still run. Either form is read by every consumer since.
+	// FullHeaders makes Publish send every envelope header as a header of its
+	// own. By default a message goes out in a compact form, without the
+	// headers that repeat what the message carries anyway (ce-specversion,
+	// ce-id as Nats-Msg-Id, ce-type in the subject) and with the other
+	// envelope headers in one, Rampart-Ce, which consumers unpack on receipt
+	// (see the package documentation); consumers of earlier versions cannot
+	// read it, so set FullHeaders while they still run. Every consumer reads
+	// the full form, and consumers since read the compact form and the one
+	// before it.
 	FullHeaders bool
 	// NATSOptions are applied after the transport's own connection options:
 	// credentials, TLS, and the like. Options that replace the transport's

@@ -245,43 +245,80 @@ func newPubReq(m *nats.Msg) *pubReq {
 	return r
 }
 
-// compactHeader marks a message on the events stream sent in the compact form
-// (its value is "1"): without the three envelope headers that repeat what the
-// message carries anyway — ce-specversion, which is "1.0", ce-id, which is the
-// Nats-Msg-Id, and ce-type, which is the end of the subject: about a quarter of
-// the headers' bytes, which the client writes and parses and the server parses
-// and stores. On
-// receipt [Transport.toMessage] puts them back, so that the bus sees the
-// headers that were published; messages without the marker (the full form,
-// stored before the compact one existed, replayed or republished) are read as
-// they are.
+// compactHeader marks a message on the events stream in the compact form of
+// earlier versions (its value is "1"): every envelope header a NATS header of
+// its own, but ce-specversion ("1.0"), ce-id (the Nats-Msg-Id) and ce-type (the
+// end of the subject). [Transport.toMessage] still reads it, for the messages
+// those versions stored; Publish sends the form of [ceHeader].
 const compactHeader = "Rampart-Compact"
 
-// publishMsg returns the NATS message of Publish for m: the compact form if m's
-// envelope headers allow it (ce-id is m.ID, ce-type m.Type, ce-specversion
-// "1.0": always, for messages of the bus) and Options.FullHeaders is not set,
-// or else the full form of eventMsg.
+// publishMsg returns the NATS message of Publish for m: the compact form of
+// [ceHeader] if m's envelope headers allow it (ce-id is m.ID, ce-type m.Type,
+// ce-specversion "1.0": always, for messages of the bus) and
+// Options.FullHeaders is not set, or else the full form of eventMsg.
 func (t *Transport) publishMsg(m bus.Message) *nats.Msg {
 	h := m.Headers
 	if t.opts.FullHeaders || m.ID == "" || h[bus.HeaderID] != m.ID || h[bus.HeaderType] != m.Type ||
 		h[bus.HeaderSpecVersion] != bus.SpecVersion {
 		return t.eventMsg(m)
 	}
-	// One backing array for every value: len(h) - 3 headers + 2.
-	nh := make(nats.Header, len(h))
-	vals := make([]string, 0, len(h)-1)
+	// One pass over h: the entries of ceHeader, and the headers that stay
+	// NATS headers of their own, as long as they are few (else a second pass).
+	var ce ceValues
+	var own [8][2]string
+	n := 0
 	for k, v := range h {
-		switch k {
-		case bus.HeaderID, bus.HeaderType, bus.HeaderSpecVersion:
-			continue
+		switch i := ceIndex(k); {
+		case i >= 0:
+			ce.vals[i] = v
+			ce.has |= 1 << i
+		case i == ceImplied || k == ceHeader || k == compactHeader:
+			// ceHeader and compactHeader are not the bus's (an imported
+			// message's, say): this message's own form follows.
+		default:
+			if n < len(own) {
+				own[n] = [2]string{k, v}
+			}
+			n++
 		}
+	}
+	// One backing array for every value: the headers of their own, then
+	// Nats-Msg-Id and ceHeader; allocated with the message while it is small
+	// (traceparent, say, and no other header of its own).
+	nh := make(nats.Header, n+2)
+	var msg *nats.Msg
+	var vals []string
+	if n <= 1 {
+		mv := new(msgValues)
+		msg, vals = &mv.msg, mv.vals[:0:n+2]
+	} else {
+		msg, vals = new(nats.Msg), make([]string, 0, n+2)
+	}
+	add := func(k, v string) {
 		vals = append(vals, v)
 		nh[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
-	vals = append(vals, m.ID, "1")
-	nh[natsjs.MsgIDHeader] = vals[len(vals)-2 : len(vals)-1 : len(vals)-1]
-	nh[compactHeader] = vals[len(vals)-1:]
-	return &nats.Msg{Subject: t.names.eventSubject(m.Type), Header: nh, Data: m.Body}
+	if n <= len(own) {
+		for _, kv := range own[:n] {
+			add(kv[0], kv[1])
+		}
+	} else {
+		for k, v := range h {
+			if ceIndex(k) == ceOwn && k != ceHeader && k != compactHeader {
+				add(k, v)
+			}
+		}
+	}
+	add(natsjs.MsgIDHeader, m.ID)
+	add(ceHeader, ce.value(m.ID))
+	msg.Subject, msg.Header, msg.Data = t.names.eventSubject(m.Type), nh, m.Body
+	return msg
+}
+
+// msgValues is a NATS message of publishMsg and the values of its header.
+type msgValues struct {
+	msg  nats.Msg
+	vals [3]string
 }
 
 // eventMsg returns the NATS message that carries m on the events stream in the

@@ -25,6 +25,15 @@ func compactNATSHeader() nats.Header {
 	}
 }
 
+// ceNATSHeader is the NATS header of the message of compactNATSHeader in the
+// compact form of ceHeader, as publishMsg stores it: Nats-Msg-Id and ceHeader.
+func ceNATSHeader() nats.Header {
+	return nats.Header{
+		"Nats-Msg-Id": {"id-1"},
+		ceHeader:      {"source=/test,time=2026-01-02T03:04:05Z,datacontenttype=application/json,correlationid,subject=customer-7"},
+	}
+}
+
 // manyHeaders returns n headers "x-<i>" with a value each.
 func manyHeaders(n int) nats.Header {
 	h := make(nats.Header, n)
@@ -108,6 +117,26 @@ func TestToMessage(t *testing.T) {
 		{"compact marker outside the events stream", "rampart.dlq.sub", compactNATSHeader(),
 			withStrings(withoutString(withoutString(withoutString(compactWant, bus.HeaderID), bus.HeaderType), bus.HeaderSpecVersion),
 				map[string]string{compactHeader: "1"}), "", "customer-7"},
+		{"ce", events, ceNATSHeader(), compactWant, "id-1", "customer-7"},
+		{"ce with more headers", events,
+			withHeaders(ceNATSHeader(), nats.Header{"x-a": {"a"}, "X-Mixed": {"b"}, "Nats-Other": {"c"}}),
+			withStrings(compactWant, map[string]string{"x-a": "a", "X-Mixed": "b"}), "id-1", "customer-7"},
+		{"ce without Nats-Msg-Id", events,
+			nats.Header{ceHeader: {"source=/test,correlationid=c-1"}},
+			map[string]string{bus.HeaderSpecVersion: bus.SpecVersion, bus.HeaderType: typ, bus.HeaderSource: "/test", bus.HeaderCorrelationID: "c-1"},
+			"", ""},
+		{"ce empty", events, nats.Header{"Nats-Msg-Id": {"id-3"}, ceHeader: {""}},
+			map[string]string{bus.HeaderSpecVersion: bus.SpecVersion, bus.HeaderType: typ, bus.HeaderID: "id-3"}, "id-3", ""},
+		{"ce with an id entry", events,
+			nats.Header{"Nats-Msg-Id": {"id 4"}, ceHeader: {"id=%20id%0A4%20,correlationid,partitionkey=p%2C1"}},
+			map[string]string{bus.HeaderSpecVersion: bus.SpecVersion, bus.HeaderType: typ, bus.HeaderID: " id\n4 ",
+				bus.HeaderCorrelationID: " id\n4 ", bus.HeaderPartitionKey: "p,1"}, " id\n4 ", "p,1"},
+		{"ce and the old marker", events, withHeaders(ceNATSHeader(), nats.Header{compactHeader: {"1"}}),
+			withStrings(compactWant, map[string]string{compactHeader: "1"}), "id-1", "customer-7"},
+		{"ce outside the events stream", "rampart.dlq.sub", ceNATSHeader(),
+			map[string]string{ceHeader: ceNATSHeader()[ceHeader][0]}, "", ""},
+		{"multi-valued ce", events, withHeaders(ceNATSHeader(), nats.Header{ceHeader: {"source=/a", "source=/b"}}),
+			map[string]string{bus.HeaderInvalid: ceHeader + ":[]string"}, "", ""},
 		{"full", events, full, fullWant, "id-2", "p-1"},
 		{"multi-valued", events,
 			withHeaders(full, nats.Header{"x-two": {"a", "b"}, "x-three": {"a", "b", "c"}, "x-none": {}}),
@@ -157,21 +186,25 @@ func withoutKey(h nats.Header, k string) nats.Header {
 	return h
 }
 
-// TestToMessageAllocations checks that the compact form of a message — eight
-// bus headers — costs a small map (one group) and nothing else.
+// TestToMessageAllocations checks that a message in either compact form —
+// eight bus headers — costs a small map (one group) and nothing else.
 func TestToMessageAllocations(t *testing.T) {
 	tr := &Transport{names: newNames("rampart")}
 	subject := tr.names.eventSubject("test.thing-done.v1")
-	h := compactNATSHeader()
 	body := []byte(`{}`)
-	var sink bus.Message
-	allocs := testing.AllocsPerRun(100, func() { sink = tr.toMessage(subject, h, body) })
-	if len(sink.Headers) != 8 {
-		t.Fatalf("toMessage(compact) has %d headers, want 8", len(sink.Headers))
-	}
-	// A map of at most eight entries: the map and its one group.
-	if allocs > 2 {
-		t.Errorf("toMessage(compact) allocates %v times, want at most 2", allocs)
+	for _, c := range []struct {
+		name string
+		h    nats.Header
+	}{{"compact", compactNATSHeader()}, {"ce", ceNATSHeader()}} {
+		var sink bus.Message
+		allocs := testing.AllocsPerRun(100, func() { sink = tr.toMessage(subject, c.h, body) })
+		if len(sink.Headers) != 8 {
+			t.Fatalf("toMessage(%s) has %d headers, want 8", c.name, len(sink.Headers))
+		}
+		// A map of at most eight entries: the map and its one group.
+		if allocs > 2 {
+			t.Errorf("toMessage(%s) allocates %v times, want at most 2", c.name, allocs)
+		}
 	}
 }
 
@@ -186,7 +219,7 @@ func BenchmarkToMessage(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		h    nats.Header
-	}{{"compact", compactNATSHeader()}, {"full", full}} {
+	}{{"ce", ceNATSHeader()}, {"compact", compactNATSHeader()}, {"full", full}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

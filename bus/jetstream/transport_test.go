@@ -456,8 +456,8 @@ func TestHeaderForms(t *testing.T) {
 				}
 				t.Errorf("stored header %s present = %v, want %v (FullHeaders %v)", k, !full, full, full)
 			}
-			if _, marked := raw.Header[compactHeader]; marked == full {
-				t.Errorf("stored header %s present = %v, want %v (FullHeaders %v)", compactHeader, marked, !full, full)
+			if _, marked := raw.Header[ceHeader]; marked == full {
+				t.Errorf("stored header %s present = %v, want %v (FullHeaders %v)", ceHeader, marked, !full, full)
 			}
 
 			// A message in the full form, as a transport without the compact form
