@@ -16,7 +16,10 @@
 // values escaped by this package unchanged).
 package cecompact
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // AppendName appends the entry name to the list b, after a comma unless b is
 // empty. A list with no room yet gets room for a typical envelope (96 bytes).
@@ -70,41 +73,16 @@ func AppendEscaped(b *strings.Builder, v string) {
 }
 
 // Unescape undoes AppendEscaped: it replaces every %XX (two hex digits, either
-// case) of v by the byte it stands for, and leaves every other byte as it is.
-// It reports false, and returns v, if a "%" is not followed by two hex digits:
-// such a value was not written by AppendEscaped.
+// case) of v by the byte it stands for, and leaves every other byte as it is,
+// as url.PathUnescape does. It reports false, and returns v, if a "%" is not
+// followed by two hex digits: such a value was not written by AppendEscaped.
 func Unescape(v string) (string, bool) {
-	i := strings.IndexByte(v, '%')
-	if i < 0 {
+	if strings.IndexByte(v, '%') < 0 {
 		return v, true
 	}
-	b := make([]byte, i, len(v))
-	copy(b, v[:i])
-	for ; i < len(v); i++ {
-		if v[i] != '%' {
-			b = append(b, v[i])
-			continue
-		}
-		if i+2 >= len(v) || !ishex(v[i+1]) || !ishex(v[i+2]) {
-			return v, false
-		}
-		b = append(b, unhex(v[i+1])<<4|unhex(v[i+2]))
-		i += 2
+	u, err := url.PathUnescape(v)
+	if err != nil {
+		return v, false
 	}
-	return string(b), true
-}
-
-func ishex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	default:
-		return c - 'a' + 10
-	}
+	return u, true
 }
