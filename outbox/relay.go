@@ -592,7 +592,7 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 // graceOver says whether rw, reported unroutable now, is past its
 // [RelayOptions.UnroutableGrace]: to be parked rather than tried again.
 func (r *Relay) graceOver(rw *row) bool {
-	return r.opts.UnroutableGrace < 0 || time.Since(rw.added) >= r.opts.UnroutableGrace
+	return r.opts.UnroutableGrace < 0 || r.graceLeft(rw) <= 0
 }
 
 // graceLeft is how long rw's [RelayOptions.UnroutableGrace] has to run.
