@@ -525,28 +525,14 @@ func BenchmarkRabbitConsume(b *testing.B) {
 			r := newRabbitBench(b, qt)
 			_, bb := rampartSetup(b, r, true)
 			r.fill(b, r.exchange, r.typ, b.N, envelope(b, r.typ))
-			var handled atomic.Int64
-			done := make(chan struct{})
-			n := int64(b.N)
-			if err := bus.Handle(bb, "sub", func(ctx context.Context, e benchEvent, m bus.Meta) error {
-				if handled.Add(1) == n {
-					close(done)
-				}
-				return nil
-			}); err != nil {
-				b.Fatal(err)
-			}
+			handled := countHandled[benchEvent](b, bb, "sub", b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
 			start := startClock()
 			if err := bb.Start(context.Background()); err != nil {
 				b.Fatal(err)
 			}
-			select {
-			case <-done:
-			case <-time.After(2 * time.Minute):
-				b.Fatalf("handled %d of %d messages in 2 minutes", handled.Load(), n)
-			}
+			handled.wait(b, 2*time.Minute)
 			reportRate(b, b.N, start)
 			b.StopTimer()
 			bb.Close()
