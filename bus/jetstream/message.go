@@ -35,29 +35,39 @@ func (t *Transport) toMessage(subject string, h map[string][]string, body []byte
 	headers := make(map[string]string, headerCount(len(h), hasID, oneID, compact, entries))
 	var bad map[string]any
 	var seen uint // bit i: the header of ceEntries[i] came as a header of its own
-	for k, v := range h {
-		if strings.HasPrefix(k, "Nats-") || len(v) == 0 || isCE && k == ceHeader || compact && k == compactHeader {
-			continue
-		}
-		if isCE {
-			if i := ceIndex(k); i >= 0 {
-				seen |= 1 << i
+	// A message as this transport publishes it has Nats-Msg-Id and ceHeader
+	// alone: no header of its own to copy, and none that an implied header
+	// could contradict.
+	others := !(isCE && hasID && len(h) == 2)
+	if others {
+		for k, v := range h {
+			if strings.HasPrefix(k, "Nats-") || len(v) == 0 || isCE && k == ceHeader || compact && k == compactHeader {
+				continue
 			}
-		}
-		if len(v) > 1 {
-			if bad == nil {
-				bad = make(map[string]any)
+			if isCE {
+				if i := ceIndex(k); i >= 0 {
+					seen |= 1 << i
+				}
 			}
-			bad[k] = v
-			continue
+			if len(v) > 1 {
+				if bad == nil {
+					bad = make(map[string]any)
+				}
+				bad[k] = v
+				continue
+			}
+			headers[k] = v[0]
 		}
-		headers[k] = v[0]
 	}
 	if isCE || compact {
 		// An implied header that came as a header of its own with another
 		// value stays as it came, listed in HeaderInvalid: this transport
 		// does not publish such a message, and neither value may be lost.
 		implied := func(k, v string) {
+			if !others {
+				headers[k] = v
+				return
+			}
 			if own, ok := headers[k]; ok && own != v {
 				if bad == nil {
 					bad = make(map[string]any)
