@@ -29,8 +29,8 @@ import (
 
 // NATS JetStream, on an embedded server (in-process connection, file storage
 // in a temporary directory) and on the local server (RAMPART_TEST_NATS_URL,
-// default nats://127.0.0.1:4222), every library in the same run, into the same
-// kind of stream (Rampart's events stream: interest retention, file storage,
+// default nats://127.0.0.1:4222), every library in one process, each run on a
+// server of its own (see jsKind), into the same kind of stream (Rampart's events stream: interest retention, file storage,
 // a durable consumer bound so that messages are kept) with messages of about
 // 120 bytes of JSON, each with a Nats-Msg-Id:
 //
@@ -40,7 +40,9 @@ import (
 //     full (+envelope) and in the transport's compact form (+compact:
 //     Nats-Msg-Id, and the envelope's other headers as the entries of one
 //     Rampart-Ce header), and Rampart's bus (envelope, JSON, each Publish
-//     waiting for its ack) from 256 concurrent publishers with MaxInFlight 256;
+//     waiting for its ack) from 256 concurrent publishers with MaxInFlight 256,
+//     and its PublishBatch (rampart-batch: 4 publishers, each with a batch of
+//     64 events awaiting its acks);
 //   - consuming a stream filled beforehand through Rampart's transport with the
 //     same messages (Rampart's envelope in headers, as its publishers store
 //     it): raw nats.go Consume with 256 messages pulled ahead and one ack per
@@ -56,10 +58,11 @@ import (
 // the bus's cost. One op is one message: ns/op is the time per message, msg/s
 // the rate, and cpu-ns/msg the CPU time of the whole process per message (with
 // the embedded server, the server's too), which the machine's other load
-// disturbs less than the rate. Rampart's publishers publish events made
-// beforehand (jsEvents), as the raw ones publish a body encoded beforehand.
-// BENCH_REVERSE=1 runs each server's sub-benchmarks in the reverse order (see
-// jsRunAll). BENCH_PUBS sets the number of Rampart publishers,
+// disturbs less than the rate. Rampart's publishers take events made beforehand
+// (jsEvents), as the raw ones take a body encoded beforehand; the bus still
+// encodes each event (JSON, envelope, ID) in the measured part. BENCH_REVERSE
+// set (to any value) runs each server's sub-benchmarks in the reverse order
+// (see jsRunAll). BENCH_PUBS sets the number of Rampart publishers,
 // BENCH_WORKERS the number of workers of Rampart's consuming bus;
 // BENCH_EMB_TCP=1 adds an embedded server reached over loopback TCP instead of
 // the in-process connection.
@@ -131,38 +134,38 @@ func jsKinds(b *testing.B) []jsKind {
 	opts := func() jetstream.Options {
 		return jetstream.Options{Prefix: fmt.Sprintf("bench%08x", rand.Uint32()), MaxInFlight: jsInFlight}
 	}
-	embedded := func(b *testing.B, listen string) (*jetstream.Transport, string) {
+	embedded := func(b *testing.B, listen string, o jetstream.Options) *jetstream.Transport {
 		b.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		o := opts()
 		emb, err := jetstream.Embedded(ctx, jetstream.EmbeddedOptions{DataDir: b.TempDir(), Listen: listen, Options: o})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { emb.Close() })
-		return emb, o.Prefix
+		return emb
 	}
 	kinds := []jsKind{{name: "embedded", open: func(b *testing.B) jsServer {
-		emb, prefix := embedded(b, "")
-		return jsServer{name: "embedded", prefix: prefix, tr: emb, nc: emb.Conn()}
+		o := opts()
+		emb := embedded(b, "", o)
+		return jsServer{name: "embedded", prefix: o.Prefix, tr: emb, nc: emb.Conn()}
 	}}}
 	// connect connects a transport and a raw connection to url, with streams of
 	// their own that go after the run.
-	connect := func(b *testing.B, name, url string) jsServer {
+	connect := func(b *testing.B, name, url string, o jetstream.Options) jsServer {
 		b.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		o := opts()
 		tr, err := jetstream.Connect(ctx, url, o)
 		if err != nil {
 			b.Fatal(err)
 		}
+		b.Cleanup(func() { tr.Close() })
 		nc, err := nats.Connect(url)
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() {
+		b.Cleanup(func() { // before tr.Close
 			js, _ := natsjs.New(nc)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -170,14 +173,13 @@ func jsKinds(b *testing.B) []jsKind {
 				js.DeleteStream(ctx, o.Prefix+s)
 			}
 			nc.Close()
-			tr.Close()
 		})
 		return jsServer{name: name, prefix: o.Prefix, tr: tr, nc: nc}
 	}
 	if os.Getenv("BENCH_EMB_TCP") != "" {
 		kinds = append(kinds, jsKind{name: "embedded-tcp", open: func(b *testing.B) jsServer {
-			emb, _ := embedded(b, "127.0.0.1:0")
-			return connect(b, "embedded-tcp", emb.ClientURL())
+			o := opts()
+			return connect(b, "embedded-tcp", embedded(b, "127.0.0.1:0", o).ClientURL(), o)
 		}})
 	}
 	raw := os.Getenv("RAMPART_TEST_NATS_URL")
@@ -187,7 +189,7 @@ func jsKinds(b *testing.B) []jsKind {
 	if u, err := url.Parse(raw); err == nil {
 		if c, err := net.DialTimeout("tcp", u.Host, 2*time.Second); err == nil {
 			c.Close()
-			kinds = append(kinds, jsKind{name: "external", open: func(b *testing.B) jsServer { return connect(b, "external", raw) }})
+			kinds = append(kinds, jsKind{name: "external", open: func(b *testing.B) jsServer { return connect(b, "external", raw, opts()) }})
 		} else {
 			b.Logf("NATS not reachable at %s (set RAMPART_TEST_NATS_URL): external server skipped", u.Host)
 		}
@@ -216,13 +218,7 @@ func newJSRound(b *testing.B, s jsServer) *jsRound {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c.Close()
-	b.Cleanup(func() {
-		js, _ := natsjs.New(s.nc)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		js.DeleteConsumer(ctx, jsEventsStream(s), r.sub) // its messages go with it
-	})
+	c.Close() // the consumer, and the messages it keeps, go with the run's server
 	return r
 }
 
