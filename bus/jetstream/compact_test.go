@@ -250,22 +250,32 @@ func FuzzCompactRoundTrip(f *testing.F) {
 	})
 }
 
-// FuzzToMessageCE reads any ceHeader: no panic, and either every entry read
-// or the header listed in HeaderInvalid; the header is never lost.
+// FuzzToMessageCE reads any ceHeader, with or without a header of its own
+// beside it (without, and with a Nats-Msg-Id, toMessage takes its short way):
+// no panic, and either every entry read or the header listed in
+// HeaderInvalid; the header is never lost.
 func FuzzToMessageCE(f *testing.F) {
-	f.Add("source=/a,time=2026-01-01T00:00:00Z,correlationid", "id-1")
-	f.Add(",,=,%,%zz,id=,correlationid=", "")
-	f.Add("id=%41,correlationid", "")
+	f.Add("source=/a,time=2026-01-01T00:00:00Z,correlationid", "id-1", true)
+	f.Add("source=/a,time=2026-01-01T00:00:00Z,correlationid", "id-1", false)
+	f.Add(",,=,%,%zz,id=,correlationid=", "", true)
+	f.Add("id=%41,correlationid", "", true)
+	f.Add("id=%41,correlationid", "x", false)
 	tr := &Transport{names: newNames("rampart")}
 	subject := tr.names.eventSubject("tests.x.v1")
-	f.Fuzz(func(t *testing.T, ce, id string) {
-		h := nats.Header{ceHeader: {ce}, "a": {"b"}}
+	f.Fuzz(func(t *testing.T, ce, id string, own bool) {
+		h := nats.Header{ceHeader: {ce}}
+		if own {
+			h["a"] = []string{"b"}
+		}
 		if id != "" {
 			h["Nats-Msg-Id"] = []string{id}
 		}
 		m := tr.toMessage(subject, h, nil)
-		if m.Headers["a"] != "b" || m.Headers[bus.HeaderType] != "tests.x.v1" {
+		if own && m.Headers["a"] != "b" || m.Headers[bus.HeaderType] != "tests.x.v1" {
 			t.Errorf("headers %q lost a=b or the type", m.Headers)
+		}
+		if _, ok := m.Headers[bus.HeaderSpecVersion]; !ok {
+			t.Errorf("headers %q lost %s", m.Headers, bus.HeaderSpecVersion)
 		}
 		_, kept := m.Headers[ceHeader]
 		if invalid := m.Headers[bus.HeaderInvalid] != ""; kept != invalid {

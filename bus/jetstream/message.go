@@ -35,9 +35,9 @@ func (t *Transport) toMessage(subject string, h map[string][]string, body []byte
 	headers := make(map[string]string, headerCount(len(h), hasID, oneID, compact, entries))
 	var bad map[string]any
 	var seen uint // bit i: the header of ceEntries[i] came as a header of its own
-	// A message as this transport publishes it has Nats-Msg-Id and ceHeader
-	// alone: no header of its own to copy, and none that an implied header
-	// could contradict.
+	// A message this transport published with no header of its own (no trace
+	// context, retry header or extension) has Nats-Msg-Id and ceHeader alone:
+	// nothing to copy, and nothing that an implied header could contradict.
 	others := !(isCE && hasID && len(h) == 2)
 	if others {
 		for k, v := range h {
