@@ -6,15 +6,20 @@ PKGS      ?= ./...
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: test vet race bench fuzz lint demo chaos e2e
+.PHONY: test vet race benchtools bench fuzz lint demo chaos e2e
 
-test: vet race
+test: vet race benchtools
 
 vet:
 	$(GO) vet $(PKGS)
 
 race:
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+# The bench module: its benchmarks compile and pass vet, and its commands
+# (benchtable, benchratio) tests pass. No benchmark runs.
+benchtools:
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./cmd/...
 
 # Benchmarks of Rampart side by side with its peers (a separate module, so that the
 # peers stay out of our go.mod). Results and commands are recorded in docs/benchmarks.md.
