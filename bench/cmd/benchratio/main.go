@@ -7,23 +7,30 @@
 //	benchratio -pair rampart/nats -min 0.7 -filter Consume runs/*.txt
 //	benchratio -medians runs/*.txt
 //
-// Sub-benchmarks are named lib=NAME; what comes before lib= is the group (such
-// as BenchmarkJetStreamConsume/server=external). For each group holding both
+// Each file holds one run: one line per sub-benchmark (go test -count 1); a
+// sub-benchmark twice in a file is an error. Sub-benchmarks are named lib=NAME,
+// lib= last; what comes before lib= is the group (such as
+// BenchmarkJetStreamConsume/server=external). The -GOMAXPROCS suffix go test
+// adds is dropped. Flags come before the files. For each group holding both
 // libraries of a -pair A/B in a file, the ratio is A's -metric over B's when the
 // metric is a rate (its unit ends in "/s", such as msg/s), or B's over A's when
 // it is a cost (ns/op, …): above 1, A did better. -min counts the runs at or
-// above it; -split SUBSTR also gives the median of the files whose name holds
-// SUBSTR and of the others (such as runs in reverse order). -medians prints,
-// instead, each library's median of every metric of its lines.
+// above it; -split SUBSTR also gives the median of the files whose name (not
+// directory) holds SUBSTR and of the others (such as runs in reverse order).
+// The runs column follows the files' order, with "–" for a run without both
+// libraries. -medians prints, instead, each library's median of every metric
+// of its lines.
 package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -31,7 +38,11 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	err := run(os.Args[1:], os.Stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchratio:", err)
 		os.Exit(2)
 	}
@@ -48,14 +59,14 @@ type runFile struct {
 
 var (
 	benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
-	metric    = regexp.MustCompile(`([\d.]+(?:e[+-]?\d+)?) (\S+)`)
+	metric    = regexp.MustCompile(`(-?[\d.]+(?:e[+-]?\d+)?) (\S+)`)
 )
 
 func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("benchratio", flag.ContinueOnError)
 	pairs := fs.String("pair", "", "A/B[,A/B…]: the libraries to compare, A's ratio to B")
 	unit := fs.String("metric", "msg/s", "the unit of the metric compared")
-	min := fs.Float64("min", 0, "count the runs whose ratio is at least this (0: no count)")
+	atLeast := fs.Float64("min", 0, "count the runs whose ratio is at least this (0: no count)")
 	filter := fs.String("filter", "", "only the groups that match this regular expression")
 	split := fs.String("split", "", "also the medians of the files whose name holds this, and of the others")
 	medians := fs.Bool("medians", false, "print each library's median of every metric instead of ratios")
@@ -68,6 +79,20 @@ func run(args []string, out io.Writer) error {
 	}
 	if fs.NArg() == 0 {
 		return fmt.Errorf("no files: give the output of each run as a file")
+	}
+	type pair struct{ a, b string }
+	var ps []pair
+	if !*medians {
+		if *pairs == "" {
+			return fmt.Errorf("-pair is required (or -medians)")
+		}
+		for _, p := range strings.Split(*pairs, ",") {
+			a, b, ok := strings.Cut(p, "/")
+			if !ok || a == "" || b == "" || strings.Contains(b, "/") {
+				return fmt.Errorf("-pair %q: want A/B", p)
+			}
+			ps = append(ps, pair{a, b})
+		}
 	}
 	var runs []runFile
 	var order []string // groups in the order first seen
@@ -82,34 +107,32 @@ func run(args []string, out io.Writer) error {
 	if *medians {
 		return printMedians(out, runs, order)
 	}
-	if *pairs == "" {
-		return fmt.Errorf("-pair is required (or -medians)")
-	}
-	fmt.Fprintf(out, "| group | ratio (%s) | runs | median |", *unit)
+	var b strings.Builder // printed only if every pair has a row
+	fmt.Fprintf(&b, "| group | ratio (%s) | runs | median |", *unit)
 	sep := "|---|---|---|---|"
 	if *split != "" {
-		fmt.Fprintf(out, " %q / other files |", *split)
+		fmt.Fprintf(&b, " %q / other files |", *split)
 		sep += "---|"
 	}
-	if *min > 0 {
-		fmt.Fprintf(out, " at or above %g |", *min)
+	if *atLeast > 0 {
+		fmt.Fprintf(&b, " at or above %g |", *atLeast)
 		sep += "---|"
 	}
-	fmt.Fprintf(out, "\n%s\n", sep)
+	fmt.Fprintf(&b, "\n%s\n", sep)
+	rows := make([]int, len(ps))
 	for _, g := range order {
-		for _, p := range strings.Split(*pairs, ",") {
-			a, b, ok := strings.Cut(p, "/")
-			if !ok || a == "" || b == "" {
-				return fmt.Errorf("-pair %q: want A/B", p)
-			}
+		for i, p := range ps {
 			var all, in, rest []float64
-			for _, r := range runs {
-				x, ok := ratio(r.groups[g][a], r.groups[g][b], *unit)
+			texts := make([]string, len(runs))
+			for j, r := range runs {
+				x, ok := ratio(r.groups[g][p.a], r.groups[g][p.b], *unit)
 				if !ok {
+					texts[j] = "–"
 					continue
 				}
+				texts[j] = fmt.Sprintf("%.2f", x)
 				all = append(all, x)
-				if *split != "" && strings.Contains(r.name, *split) {
+				if *split != "" && strings.Contains(filepath.Base(r.name), *split) {
 					in = append(in, x)
 				} else {
 					rest = append(rest, x)
@@ -118,27 +141,38 @@ func run(args []string, out io.Writer) error {
 			if len(all) == 0 {
 				continue
 			}
-			texts := make([]string, len(all))
-			for i, x := range all {
-				texts[i] = fmt.Sprintf("%.2f", x)
-			}
-			fmt.Fprintf(out, "| %s | %s / %s | %s | **%.2f** |", g, a, b, strings.Join(texts, " / "), median(all))
+			rows[i]++
+			fmt.Fprintf(&b, "| %s | %s / %s | %s | **%.2f** |", g, p.a, p.b, strings.Join(texts, " / "), median(all))
 			if *split != "" {
-				fmt.Fprintf(out, " %s / %s |", ratioText(in), ratioText(rest))
+				fmt.Fprintf(&b, " %s / %s |", ratioText(in), ratioText(rest))
 			}
-			if *min > 0 {
+			if *atLeast > 0 {
 				n := 0
 				for _, x := range all {
-					if x >= *min {
+					if x >= *atLeast {
 						n++
 					}
 				}
-				fmt.Fprintf(out, " %d of %d |", n, len(all))
+				fmt.Fprintf(&b, " %d of %d |", n, len(all))
 			}
-			fmt.Fprintln(out)
+			fmt.Fprintln(&b)
 		}
 	}
-	return nil
+	for i, n := range rows {
+		if n == 0 {
+			return fmt.Errorf("-pair %s/%s: no run of any group%s has both libraries with a %s metric", ps[i].a, ps[i].b, filterNote(*filter), *unit)
+		}
+	}
+	_, err = io.WriteString(out, b.String())
+	return err
+}
+
+// filterNote is " matching filter", or "" for no filter.
+func filterNote(filter string) string {
+	if filter == "" {
+		return ""
+	}
+	return fmt.Sprintf(" matching %q", filter)
 }
 
 // readRun reads one run's output, adding the groups it sees first to order.
@@ -160,6 +194,9 @@ func readRun(name string, order *[]string) (runFile, error) {
 			continue
 		}
 		group, lib := strings.TrimSuffix(m[1][:i], "/"), m[1][i+len("lib="):]
+		if _, dup := r.groups[group][lib]; dup {
+			return runFile{}, fmt.Errorf("%s: %s/lib=%s appears twice: give one run per file (go test -count 1)", name, group, lib)
+		}
 		if r.groups[group] == nil {
 			r.groups[group] = map[string]result{}
 			if !slices.Contains(*order, group) {
@@ -261,8 +298,9 @@ func medianText(v []float64) string {
 	if len(v) == 0 {
 		return "–"
 	}
-	if m := median(v); math.Abs(m) < 100 {
+	m := median(v)
+	if math.Abs(m) < 100 {
 		return strconv.FormatFloat(m, 'g', 3, 64)
 	}
-	return strconv.FormatFloat(median(v), 'f', 0, 64)
+	return strconv.FormatFloat(m, 'f', 0, 64)
 }
