@@ -16,8 +16,9 @@ vet:
 race:
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
-# The bench module: its benchmarks compile and pass vet, and its commands
-# (benchtable, benchratio) tests pass. No benchmark runs.
+# The bench module: its benchmarks compile and pass vet, and the tests of its
+# commands (benchratio's) pass. No benchmark runs. It needs the bench module's
+# own dependencies (the peer libraries) downloadable, as `make bench` does.
 benchtools:
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./cmd/...
 
