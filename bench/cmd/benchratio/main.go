@@ -35,6 +35,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rampart-go/rampart/bench/internal/stats"
 )
 
 func main() {
@@ -122,27 +124,12 @@ func run(args []string, out io.Writer) error {
 	rows := make([]int, len(ps))
 	for _, g := range order {
 		for i, p := range ps {
-			var all, in, rest []float64
-			texts := make([]string, len(runs))
-			for j, r := range runs {
-				x, ok := ratio(r.groups[g][p.a], r.groups[g][p.b], *unit)
-				if !ok {
-					texts[j] = "–"
-					continue
-				}
-				texts[j] = fmt.Sprintf("%.2f", x)
-				all = append(all, x)
-				if *split != "" && strings.Contains(filepath.Base(r.name), *split) {
-					in = append(in, x)
-				} else {
-					rest = append(rest, x)
-				}
-			}
+			texts, all, in, rest := ratios(runs, g, p.a, p.b, *unit, *split)
 			if len(all) == 0 {
 				continue
 			}
 			rows[i]++
-			fmt.Fprintf(&b, "| %s | %s / %s | %s | **%.2f** |", g, p.a, p.b, strings.Join(texts, " / "), median(all))
+			fmt.Fprintf(&b, "| %s | %s / %s | %s | **%.2f** |", g, p.a, p.b, strings.Join(texts, " / "), stats.Median(all))
 			if *split != "" {
 				fmt.Fprintf(&b, " %s / %s |", ratioText(in), ratioText(rest))
 			}
@@ -165,6 +152,28 @@ func run(args []string, out io.Writer) error {
 	}
 	_, err = io.WriteString(out, b.String())
 	return err
+}
+
+// ratios returns, for group g, the ratio of library a to b in each run as
+// printed ("–" for a run without both), the ratios of the runs with both, and
+// those split between the files whose name holds split and the others.
+func ratios(runs []runFile, g, a, b, unit, split string) (texts []string, all, in, rest []float64) {
+	texts = make([]string, len(runs))
+	for j, r := range runs {
+		x, ok := ratio(r.groups[g][a], r.groups[g][b], unit)
+		if !ok {
+			texts[j] = "–"
+			continue
+		}
+		texts[j] = fmt.Sprintf("%.2f", x)
+		all = append(all, x)
+		if split != "" && strings.Contains(filepath.Base(r.name), split) {
+			in = append(in, x)
+		} else {
+			rest = append(rest, x)
+		}
+	}
+	return texts, all, in, rest
 }
 
 // filterNote is " matching filter", or "" for no filter.
@@ -275,21 +284,12 @@ func printMedians(out io.Writer, runs []runFile, order []string) error {
 	return nil
 }
 
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // ratioText is the median of the ratios v with two decimals, or "–" for none.
 func ratioText(v []float64) string {
 	if len(v) == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.2f", median(v))
+	return fmt.Sprintf("%.2f", stats.Median(v))
 }
 
 // medianText is the median of v: whole from 100 up, else with three
@@ -298,7 +298,7 @@ func medianText(v []float64) string {
 	if len(v) == 0 {
 		return "–"
 	}
-	m := median(v)
+	m := stats.Median(v)
 	if math.Abs(m) < 100 {
 		return strconv.FormatFloat(m, 'g', 3, 64)
 	}

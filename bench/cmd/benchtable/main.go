@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rampart-go/rampart/bench/internal/stats"
 )
 
 type row struct {
@@ -86,7 +88,7 @@ func run(in io.Reader, out io.Writer) error {
 	for _, g := range order {
 		rows := groups[g]
 		for i := range rows {
-			rows[i].ns = median(rows[i].runs)
+			rows[i].ns = stats.Median(rows[i].runs)
 		}
 		ref := rows[0]
 		for _, r := range rows {
@@ -101,18 +103,6 @@ func run(in io.Reader, out io.Writer) error {
 		}
 	}
 	return nil
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func num(s string) float64 {
