@@ -111,7 +111,6 @@ var jsEventBody = func() []byte {
 // same server (on the embedded server, the transport's own in-process
 // connection).
 type jsServer struct {
-	name   string
 	prefix string
 	tr     *jetstream.Transport
 	nc     *nats.Conn
@@ -148,11 +147,11 @@ func jsKinds(b *testing.B) []jsKind {
 	kinds := []jsKind{{name: "embedded", open: func(b *testing.B) jsServer {
 		o := opts()
 		emb := embedded(b, "", o)
-		return jsServer{name: "embedded", prefix: o.Prefix, tr: emb, nc: emb.Conn()}
+		return jsServer{prefix: o.Prefix, tr: emb, nc: emb.Conn()}
 	}}}
 	// connect connects a transport and a raw connection to url, with streams of
 	// their own that go after the run.
-	connect := func(b *testing.B, name, url string, o jetstream.Options) jsServer {
+	connect := func(b *testing.B, url string, o jetstream.Options) jsServer {
 		b.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -174,12 +173,12 @@ func jsKinds(b *testing.B) []jsKind {
 			}
 			nc.Close()
 		})
-		return jsServer{name: name, prefix: o.Prefix, tr: tr, nc: nc}
+		return jsServer{prefix: o.Prefix, tr: tr, nc: nc}
 	}
 	if os.Getenv("BENCH_EMB_TCP") != "" {
 		kinds = append(kinds, jsKind{name: "embedded-tcp", open: func(b *testing.B) jsServer {
 			o := opts()
-			return connect(b, "embedded-tcp", embedded(b, "127.0.0.1:0", o).ClientURL(), o)
+			return connect(b, embedded(b, "127.0.0.1:0", o).ClientURL(), o)
 		}})
 	}
 	raw := os.Getenv("RAMPART_TEST_NATS_URL")
@@ -189,7 +188,7 @@ func jsKinds(b *testing.B) []jsKind {
 	if u, err := url.Parse(raw); err == nil {
 		if c, err := net.DialTimeout("tcp", u.Host, 2*time.Second); err == nil {
 			c.Close()
-			kinds = append(kinds, jsKind{name: "external", open: func(b *testing.B) jsServer { return connect(b, "external", raw, opts()) }})
+			kinds = append(kinds, jsKind{name: "external", open: func(b *testing.B) jsServer { return connect(b, raw, opts()) }})
 		} else {
 			b.Logf("NATS not reachable at %s (set RAMPART_TEST_NATS_URL): external server skipped", u.Host)
 		}
