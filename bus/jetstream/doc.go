@@ -79,7 +79,9 @@
 // envelope header on its own but the three above) and in the full form (every
 // header, no marker). [Options.FullHeaders] sends the full form, for consumers
 // of earlier versions during an upgrade. Dead letters are always stored in the
-// full form: their subject does not carry the type.
+// full form: their subject does not carry the type. Publish refuses a message
+// with a header of its own named Rampart-Ce or Rampart-Compact, which would be
+// read back as one of these forms.
 //
 // # The life of a failing message
 //

@@ -36,8 +36,10 @@ import (
 // recognised, and Publish gives up with an error that says so (publishing it
 // again later may store it twice; the consumers' inbox absorbs that). When ctx
 // ends first, the error wraps ctx.Err() and the last publish error; when the
-// transport closes, it is [bus.ErrClosed]. Other errors — the stream refused the message, or it does not
-// exist — end the call at once. A message of a multi-message call that is
+// transport closes, it is [bus.ErrClosed]. Other errors — the stream refused
+// the message, or it does not exist — end the call at once. A message with a
+// header named Rampart-Ce or Rampart-Compact (the transport's envelope forms)
+// fails the call before any of its messages is sent. A message of a multi-message call that is
 // published again may be stored after later messages of the same call.
 //
 // An error may leave messages stored: publish them again with the same IDs.
@@ -51,6 +53,9 @@ func (t *Transport) Publish(ctx context.Context, msgs ...bus.Message) error {
 	for i := range msgs {
 		if err := checkType(msgs[i].Type); err != nil {
 			return err
+		}
+		if err := checkReserved(msgs[i].Headers); err != nil {
+			return fmt.Errorf("jetstream: publish %s %s: %w", msgs[i].Type, msgs[i].ID, err)
 		}
 	}
 	began := time.Now()
@@ -272,9 +277,7 @@ func (t *Transport) publishMsg(m bus.Message) *nats.Msg {
 		case i >= 0:
 			ce.vals[i] = v
 			ce.has |= 1 << i
-		case i == ceImplied || k == ceHeader || k == compactHeader:
-			// ceHeader and compactHeader are not the bus's (an imported
-			// message's, say): this message's own form follows.
+		case i == ceImplied:
 		default:
 			if n < len(own) {
 				own[n] = [2]string{k, v}
@@ -304,7 +307,7 @@ func (t *Transport) publishMsg(m bus.Message) *nats.Msg {
 		}
 	} else {
 		for k, v := range h {
-			if ceIndex(k) == ceOwn && k != ceHeader && k != compactHeader {
+			if ceIndex(k) == ceOwn {
 				add(k, v)
 			}
 		}
@@ -313,6 +316,18 @@ func (t *Transport) publishMsg(m bus.Message) *nats.Msg {
 	add(ceHeader, ce.value(m.ID))
 	msg.Subject, msg.Header, msg.Data = t.names.eventSubject(m.Type), nh, m.Body
 	return msg
+}
+
+// checkReserved fails for headers that name a header of the transport's own
+// forms: a message that carried ceHeader or compactHeader would be read back as
+// that form (or, in the compact form, lose it), so Publish refuses it.
+func checkReserved(h map[string]string) error {
+	for _, k := range [...]string{ceHeader, compactHeader} {
+		if _, ok := h[k]; ok {
+			return fmt.Errorf("header %q is reserved by the JetStream transport for its envelope form", k)
+		}
+	}
+	return nil
 }
 
 // msgValues is a NATS message of publishMsg and the values of its header.

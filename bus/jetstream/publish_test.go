@@ -204,3 +204,34 @@ func TestCloseWhilePublishing(t *testing.T) {
 		}
 	})
 }
+
+// A message with a header named like one of the transport's envelope forms
+// would be read back as that form (or lose the header): Publish refuses it,
+// naming the header, in either form and before it sends any message of the
+// call.
+func TestPublishRefusesReservedHeaders(t *testing.T) {
+	for _, full := range []bool{false, true} {
+		opts := testOptions("")
+		opts.FullHeaders = full
+		tr := newEmbedded(t, t.TempDir(), opts)
+		subscribe(t, tr, bus.Subscription{Name: "reserved"}) // the stream keeps what it binds
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, h := range []string{ceHeader, compactHeader} {
+			bad := testMessage(t, 2).WithHeaders(map[string]string{h: "source=/x"})
+			err := tr.Publish(ctx, testMessage(t, 1), bad)
+			if err == nil || !strings.Contains(err.Error(), h) || !strings.Contains(err.Error(), "reserved") {
+				t.Errorf("FullHeaders %v: Publish(with %s) = %v, want an error naming the reserved header", full, h, err)
+			}
+		}
+		if n := storedEvents(t, tr); n != 0 {
+			t.Errorf("FullHeaders %v: %d messages stored after refused calls, want 0", full, n)
+		}
+		if err := tr.Publish(ctx, testMessage(t, 3)); err != nil {
+			t.Fatalf("FullHeaders %v: Publish(plain) = %v", full, err)
+		}
+		if n := storedEvents(t, tr); n != 1 {
+			t.Errorf("FullHeaders %v: %d messages stored, want 1", full, n)
+		}
+	}
+}
