@@ -249,6 +249,29 @@ func TestUnroutableEventWithinGraceIsRetried(t *testing.T) {
 	}
 }
 
+// A batch of an event reported unroutable within its grace and the rows of its
+// key it holds back publishes nothing, yet the broker answered: the relay does
+// not pause as for a broker that is down (for its Backoff, five seconds here),
+// and a row of another key added meanwhile goes out at the next poll.
+func TestUnroutableWithinGraceDoesNotPauseTheRelay(t *testing.T) {
+	for _, be := range allBackends {
+		t.Run(be.name, func(t *testing.T) {
+			e := newEnv(t, be)
+			rec := newRecorder()
+			rec.setUnbound(orderCancelled, true)
+			e.relay(rec, outbox.RelayOptions{PollInterval: 20 * time.Millisecond, UnroutableGrace: time.Minute,
+				Backoff: resilience.Backoff{Kind: resilience.BackoffConstant, Base: 5 * time.Second, Max: 5 * time.Second}})
+
+			cancelled := cancelledEvent(t, e.bus, "o-1")
+			e.commit(cancelled, event(t, e.bus, "o-1", 1)) // one batch: the head and the row it holds back
+			eventually(t, 5*time.Second, func() bool { return rec.triedWith(cancelled.ID) >= 1 },
+				func() string { return "the unroutable event was not tried" })
+			e.commit(event(t, e.bus, "o-2", 0))
+			rec.waitFor(t, 1, 2*time.Second)
+		})
+	}
+}
+
 // An event still unroutable once its UnroutableGrace is over is parked, reason
 // unroutable, after being retried within the grace; the rows of its key that it
 // held back go on. Its backoff (five seconds here) does not carry its next

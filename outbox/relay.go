@@ -478,9 +478,12 @@ func (r *Relay) run(ctx context.Context) {
 
 // cycle claims a batch, publishes it and records the outcome. It returns the
 // number of rows published or parked, and an error when the database failed or
-// nothing of a batch of several rows could be published (the broker is down,
-// most likely): then the relay pauses. A single row that fails only waits for its
-// own backoff, or is parked.
+// nothing of a batch of several rows could be published and a publication
+// failed otherwise than unroutable (the broker is down, most likely): then the
+// relay pauses. A single row that fails only waits for its own backoff, or is
+// parked; rows reported unroutable within their grace do not pause the relay,
+// even with the rows of their keys they hold back the whole batch: the broker
+// answered.
 func (r *Relay) cycle(ctx context.Context) (int, error) {
 	start := time.Now()
 	locked := r.dialect == SQLite && r.added.Swap(false)
@@ -583,7 +586,7 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 	if merr != nil {
 		return len(sent) + len(parked), fmt.Errorf("outbox: recording a batch: %w", merr)
 	}
-	if len(sent) == 0 && len(parked) == 0 && res.err != nil && len(batch) > 1 {
+	if len(sent) == 0 && len(parked) == 0 && res.failed != nil && len(batch) > 1 {
 		return 0, fmt.Errorf("outbox: publish: %w", res.err)
 	}
 	return len(sent) + len(parked), nil
